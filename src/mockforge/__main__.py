@@ -1,0 +1,3 @@
+from mockforge.cli import main
+
+main()

@@ -1,0 +1,178 @@
+"""The ``mockforge`` command: serve, validate, init (and the groups later parts attach).
+
+Every user error prints one line (``mockforge: error: FILE at PLACE: what``) and exits 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mockforge import __version__
+from mockforge.errors import MockforgeError
+
+
+def _fail(exc: MockforgeError | str, code: int = 2) -> None:
+    click.echo(f"mockforge: error: {exc}", err=True)
+    sys.exit(code)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="mockforge")
+def main() -> None:
+    """mockforge: mock HTTP (OpenAPI), WebSocket and gRPC APIs in one light process."""
+
+
+@main.command()
+@click.option("--spec", "specs", multiple=True, metavar="FILE", help="OpenAPI 2.0/3.0/3.1 document (repeatable).")
+@click.option("--config", "config_file", metavar="FILE",
+              help="Config file (YAML/JSON). Default: ./mockforge.yaml when present.")
+@click.option("--profile", help="Named overlay from the config's 'profiles:' (or MOCKFORGE_PROFILE).")
+@click.option("--host", help="Address for the HTTP, WebSocket and gRPC listeners (never the admin one).")
+@click.option("--http-port", type=int, help="HTTP port (default 3000; 0 = any free port).")
+@click.option("--ws-port", type=int, help="Start the WebSocket listener on this port (default 3001 when enabled).")
+@click.option("--grpc-port", type=int, help="gRPC port (default 50051; gRPC starts when protos are configured).")
+@click.option("--admin", "admin", is_flag=True, default=None, help="Start the admin listener (127.0.0.1:9080).")
+@click.option("--admin-port", type=int, help="Admin listener port (starts it).")
+@click.option("--metrics", "metrics", is_flag=True, default=None, help="Start the Prometheus metrics listener.")
+@click.option("--metrics-port", type=int, help="Metrics listener port (default 9090; starts it).")
+@click.option("--proto-dir", metavar="DIR", help="Folder of .proto files to serve over gRPC.")
+@click.option("--seed", type=int, help="Seed for generated data, latency and faults (reproducible output).")
+@click.option("--watch", is_flag=True, default=None, help="Reload specs, stub files and config routes on change.")
+@click.option("--validation", type=click.Choice(["off", "warn", "enforce"]), help="Request validation mode.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Log level.")
+@click.option("--fixtures-mode", type=click.Choice(["off", "replay", "replay_strict", "record", "record_missing"]),
+              help="Record/replay mode for fixtures on disk.")
+@click.option("--record", "record_url", metavar="URL", help="Record mode, proxying to this upstream URL.")
+@click.option("--replay", is_flag=True, default=None, help="Replay mode: answer from recorded fixtures.")
+@click.option("--fixtures-dir", metavar="DIR", help="Fixture folder (default ./fixtures).")
+def serve(**opts: Any) -> None:
+    """Serve mocks until SIGINT/SIGTERM. Prints the bound ports on start."""
+    from mockforge.config import load_config
+
+    overrides: dict[str, Any] = {
+        "http.specs": list(opts["specs"]) or None,
+        "http.host": opts["host"],
+        "websocket.host": opts["host"],
+        "grpc.host": opts["host"],
+        "http.port": opts["http_port"],
+        "websocket.port": opts["ws_port"],
+        "grpc.port": opts["grpc_port"],
+        "admin.enabled": opts["admin"],
+        "admin.port": opts["admin_port"],
+        "observability.metrics.enabled": opts["metrics"],
+        "observability.metrics.port": opts["metrics_port"],
+        "grpc.proto_dir": opts["proto_dir"],
+        "core.seed": opts["seed"],
+        "http.watch": opts["watch"],
+        "http.validation.mode": opts["validation"],
+        "observability.log_level": opts["log_level"],
+        "core.fixtures.mode": opts["fixtures_mode"],
+        "core.fixtures.dir": opts["fixtures_dir"],
+    }
+    if opts["record_url"]:
+        overrides["core.fixtures.mode"] = "record"
+        overrides["core.proxy.upstream"] = opts["record_url"]
+    elif opts["replay"]:
+        overrides["core.fixtures.mode"] = "replay"
+    try:
+        cfg = load_config(opts["config_file"], profile=opts["profile"], overrides=overrides)
+    except MockforgeError as exc:
+        _fail(exc)
+        return
+    setup_logging(cfg.observability.log_level)
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # pragma: no cover - uvloop is a dependency; keep serving without it
+        runner = asyncio.Runner()
+    with runner:
+        try:
+            runner.run(_serve(cfg))
+        except MockforgeError as exc:
+            _fail(exc)
+
+
+async def _serve(cfg: Any) -> None:
+    from mockforge.server import Server
+
+    server = Server(cfg)
+    await server.start()
+    click.echo(f"mockforge {__version__} ready")
+    for line in server.describe():
+        click.echo(f"  {line}")
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    click.echo("mockforge: stopping (in-flight requests finish first)")
+    await server.stop()
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
+def validate(specs: tuple[str, ...], strict: bool) -> None:
+    """Check OpenAPI documents; list problems with file and location. Exit 1 on any error."""
+    from mockforge.openapi.checks import check_specs
+
+    errors, warnings = check_specs(list(specs))
+    for line in errors:
+        click.echo(f"error: {line}")
+    for line in warnings:
+        click.echo(f"warning: {line}")
+    if errors or (strict and warnings):
+        click.echo(f"{len(errors)} error(s), {len(warnings)} warning(s)")
+        sys.exit(1)
+    click.echo(f"ok: {', '.join(specs)} ({len(warnings)} warning(s))")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+def init(directory: str, force: bool) -> None:
+    """Write a commented mockforge.yaml and an example OpenAPI spec into DIRECTORY."""
+    from mockforge.scaffold import write_project
+
+    try:
+        written = write_project(Path(directory), force=force)
+    except MockforgeError as exc:
+        _fail(exc)
+        return
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"next: cd {directory} && mockforge serve")
+
+
+def _attach_groups() -> None:
+    for module, name in (("mockforge.fixtures_cli", "fixtures"), ("mockforge.plugins.cli", "plugin")):
+        try:
+            mod = __import__(module, fromlist=[name])
+        except ImportError:
+            continue
+        group = getattr(mod, name, None)
+        if isinstance(group, click.Command):
+            main.add_command(group, name)
+
+
+_attach_groups()
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,506 @@
+"""Typed configuration: a YAML or JSON file, a named profile, ``MOCKFORGE_*`` variables and CLI flags.
+
+Precedence, highest first: CLI flag > environment > profile > file > default. Profiles are
+overlays under ``profiles:``; mappings merge deeply and lists are replaced.
+
+    cfg = load_config("mockforge.yaml", profile="ci", overrides={"http.port": 0})
+    cfg.http.port, cfg.core.max_request_logs
+
+Listener ports default to ``None`` ("not given"): a listener other than HTTP starts when it is
+enabled *or* its port is given, so ``effective_port()`` helpers give the port to bind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import yaml
+
+from mockforge.errors import ConfigError
+
+log = logging.getLogger("mockforge.config")
+
+DEFAULT_HTTP_PORT = 3000
+DEFAULT_WS_PORT = 3001
+DEFAULT_GRPC_PORT = 50051
+DEFAULT_ADMIN_PORT = 9080
+DEFAULT_METRICS_PORT = 9090
+DEFAULT_MAX_REQUEST_LOGS = 1000
+DEFAULT_CONFIG_NAME = "mockforge.yaml"
+
+
+class ValidationConfig(msgspec.Struct, frozen=True, kw_only=True):
+    mode: Literal["off", "warn", "enforce"] = "enforce"
+    #: {"POST /pets": "warn"}
+    overrides: dict[str, Literal["off", "warn", "enforce"]] = {}
+    status: Literal[400, 422] = 400
+
+
+class CorsConfig(msgspec.Struct, frozen=True, kw_only=True):
+    enabled: bool = True
+    origins: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    methods: list[str] = msgspec.field(default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+    headers: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    credentials: bool = False
+    max_age_ms: int = 600_000
+
+
+class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_HTTP_PORT
+    specs: list[str] = []
+    validation: ValidationConfig = ValidationConfig()
+    response_template_expand: bool = False
+    #: Regenerate schema-generated bodies per request instead of once per operation.
+    dynamic_data: bool = False
+    cors: CorsConfig = CorsConfig()
+    max_body_bytes: int = 10 * 1024 * 1024
+    #: Stubs (see docs/STUBS.md); validated by the stub store, not here.
+    routes: list[dict[str, Any]] = []
+    stubs_dir: str | None = None
+    watch: bool = False
+    graceful_timeout_ms: int = 5000
+
+
+class WsRouteConfig(msgspec.Struct, frozen=True, kw_only=True):
+    path: str
+    mode: Literal["echo", "json_echo", "script", "rules"] = "echo"
+    script: str | None = None
+    rules: list[dict[str, Any]] = []
+    timeout_ms: int | None = None
+
+
+class WebSocketConfig(msgspec.Struct, frozen=True, kw_only=True):
+    enabled: bool = False
+    host: str | None = None
+    port: int | None = None
+    routes: list[WsRouteConfig] = msgspec.field(default_factory=lambda: [WsRouteConfig(path="/ws", mode="echo")])
+    max_connections: int = 1000
+    max_message_bytes: int = 1024 * 1024
+    idle_timeout_ms: int = 300_000
+    #: Messages queued per connection before the slowest client is disconnected.
+    send_queue_limit: int = 256
+
+
+class GrpcConfig(msgspec.Struct, frozen=True, kw_only=True):
+    host: str | None = None
+    port: int | None = None
+    proto_dir: str | None = None
+    include_paths: list[str] = []
+    descriptor_sets: list[str] = []
+    stream_count: int = 3
+    stream_interval_ms: int = 100
+    stubs: list[dict[str, Any]] = []
+    stubs_dir: str | None = None
+    reflection: bool = True
+    on_error: Literal["fail", "skip"] = "fail"
+    max_message_bytes: int = 4 * 1024 * 1024
+
+
+class AdminConfig(msgspec.Struct, frozen=True, kw_only=True):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int | None = None
+    token: str | None = None
+
+
+class FixturesConfig(msgspec.Struct, frozen=True, kw_only=True):
+    mode: Literal["off", "replay", "replay_strict", "record", "record_missing"] = "off"
+    dir: str = "./fixtures"
+    ignore_query: list[str] = []
+    match_headers: list[str] = []
+    ignore_body_fields: list[str] = []
+    redact: list[str] = []
+    cache_entries: int = 0
+    overwrite: bool = False
+    max_pending_writes: int = 64
+
+
+class ProxyRule(msgspec.Struct, frozen=True, kw_only=True):
+    upstream: str
+    prefix: str | None = None
+    regex: str | None = None
+
+
+class ProxyConfig(msgspec.Struct, frozen=True, kw_only=True):
+    upstream: str | None = None
+    rules: list[ProxyRule] = []
+    timeout_ms: int = 30_000
+    headers: dict[str, str] = {}
+    verify_tls: bool = True
+
+
+class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
+    max_request_logs: int = DEFAULT_MAX_REQUEST_LOGS
+    max_logged_body_bytes: int = 256
+    log_redact_headers: list[str] = []
+    seed: int | None = None
+    cache_dir: str = ".mockforge-cache"
+    latency: dict[str, Any] | None = None
+    latency_by_tag: dict[str, dict[str, Any]] = {}
+    latency_by_operation: dict[str, dict[str, Any]] = {}
+    faults: dict[str, Any] | None = None
+    faults_by_tag: dict[str, dict[str, Any]] = {}
+    faults_by_operation: dict[str, dict[str, Any]] = {}
+    fixtures: FixturesConfig = FixturesConfig()
+    proxy: ProxyConfig = ProxyConfig()
+    max_near_misses: int = 100
+    max_unmatched: int = 1000
+
+
+class MetricsConfig(msgspec.Struct, frozen=True, kw_only=True):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int | None = None
+    path: str = "/metrics"
+
+
+class ObservabilityConfig(msgspec.Struct, frozen=True, kw_only=True):
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    metrics: MetricsConfig = MetricsConfig()
+
+
+class PluginsConfig(msgspec.Struct, frozen=True, kw_only=True):
+    dirs: list[str] = msgspec.field(default_factory=lambda: ["./plugins"])
+    load: list[str] = []
+    routes: dict[str, str] = {}
+    filters: list[str] = []
+    on_error: Literal["fail", "skip"] = "fail"
+    max_failures: int = 10
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True):
+    http: HttpConfig = HttpConfig()
+    websocket: WebSocketConfig = WebSocketConfig()
+    grpc: GrpcConfig = GrpcConfig()
+    admin: AdminConfig = AdminConfig()
+    core: CoreConfig = CoreConfig()
+    observability: ObservabilityConfig = ObservabilityConfig()
+    plugins: PluginsConfig = PluginsConfig()
+    #: The file this config came from (None for defaults / dicts); set by the loader.
+    source: str | None = None
+
+    # ---- which listeners start -------------------------------------------------
+    def ws_listener_port(self) -> int | None:
+        ws = self.websocket
+        if ws.port is not None:
+            return ws.port
+        return DEFAULT_WS_PORT if ws.enabled else None
+
+    def grpc_enabled(self) -> bool:
+        return bool(self.grpc.proto_dir or self.grpc.descriptor_sets)
+
+    def grpc_listener_port(self) -> int:
+        return DEFAULT_GRPC_PORT if self.grpc.port is None else self.grpc.port
+
+    def admin_listener_port(self) -> int | None:
+        a = self.admin
+        if a.port is not None:
+            return a.port
+        return DEFAULT_ADMIN_PORT if a.enabled else None
+
+    def metrics_listener_port(self) -> int | None:
+        m = self.observability.metrics
+        if m.port is not None:
+            return m.port
+        return DEFAULT_METRICS_PORT if m.enabled else None
+
+
+#: Environment variable -> key path. Documented in docs/CONFIG.md; keep both in step.
+ENV_KEYS: dict[str, str] = {
+    "MOCKFORGE_HTTP_HOST": "http.host",
+    "MOCKFORGE_HTTP_PORT": "http.port",
+    "MOCKFORGE_SPEC": "http.specs",
+    "MOCKFORGE_REQUEST_VALIDATION": "http.validation.mode",
+    "MOCKFORGE_TEMPLATE_EXPAND": "http.response_template_expand",
+    "MOCKFORGE_MAX_BODY_BYTES": "http.max_body_bytes",
+    "MOCKFORGE_STUBS_DIR": "http.stubs_dir",
+    "MOCKFORGE_WATCH": "http.watch",
+    "MOCKFORGE_WS_PORT": "websocket.port",
+    "MOCKFORGE_GRPC_PORT": "grpc.port",
+    "MOCKFORGE_PROTO_DIR": "grpc.proto_dir",
+    "MOCKFORGE_ADMIN_PORT": "admin.port",
+    "MOCKFORGE_ADMIN_TOKEN": "admin.token",
+    "MOCKFORGE_MAX_REQUEST_LOGS": "core.max_request_logs",
+    "MOCKFORGE_SEED": "core.seed",
+    "MOCKFORGE_CACHE_DIR": "core.cache_dir",
+    "MOCKFORGE_FIXTURES_MODE": "core.fixtures.mode",
+    "MOCKFORGE_FIXTURES_DIR": "core.fixtures.dir",
+    "MOCKFORGE_PROXY_UPSTREAM": "core.proxy.upstream",
+    "MOCKFORGE_LOG_LEVEL": "observability.log_level",
+    "MOCKFORGE_METRICS_PORT": "observability.metrics.port",
+}
+
+#: Variables read elsewhere (not config keys): they must not be reported as unknown.
+ENV_OTHER = {"MOCKFORGE_CONFIG", "MOCKFORGE_PROFILE"}
+
+#: Keys whose values are paths, resolved against the config file's folder.
+PATH_KEYS = (
+    "http.specs",
+    "http.stubs_dir",
+    "grpc.proto_dir",
+    "grpc.include_paths",
+    "grpc.descriptor_sets",
+    "grpc.stubs_dir",
+    "core.cache_dir",
+    "core.fixtures.dir",
+    "plugins.dirs",
+    "plugins.load",
+)
+_LIST_KEYS = {"http.specs", "grpc.include_paths", "grpc.descriptor_sets", "plugins.dirs", "plugins.load"}
+
+
+def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Mappings merge deeply; any other value (lists included) replaces."""
+    out = dict(base)
+    for k, v in overlay.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def set_path(d: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    cur = d
+    for p in parts[:-1]:
+        nxt = cur.get(p)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            cur[p] = nxt
+        cur = nxt
+    cur[parts[-1]] = value
+
+
+def get_path(d: Mapping[str, Any], dotted: str) -> Any:
+    cur: Any = d
+    for p in dotted.split("."):
+        if not isinstance(cur, Mapping) or p not in cur:
+            return None
+        cur = cur[p]
+    return cur
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config file not found", file=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file: {exc.strerror}", file=path) from None
+    try:
+        if p.suffix.lower() == ".json":
+            data = msgspec.json.decode(text.encode())
+        else:
+            data = yaml.load(text, Loader=yaml.CSafeLoader)
+    except (yaml.YAMLError, msgspec.DecodeError) as exc:
+        line = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            line = f"line {mark.line + 1}"
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"not valid YAML/JSON: {reason}", file=path, where=line or None) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a mapping", file=path)
+    return data
+
+
+def _unknown_keys(data: Mapping[str, Any], struct: type[msgspec.Struct], prefix: str) -> list[str]:
+    """Key paths in ``data`` that the struct does not define (nested structs checked too)."""
+    out: list[str] = []
+    fields = {f.encode_name: f for f in msgspec.structs.fields(struct)}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        f = fields.get(key)
+        if f is None:
+            out.append(path)
+            continue
+        ftype = f.type
+        if isinstance(ftype, type) and issubclass(ftype, msgspec.Struct) and isinstance(value, Mapping):
+            out.extend(_unknown_keys(value, ftype, path + "."))
+    return out
+
+
+def _drop_keys(data: dict[str, Any], paths: list[str]) -> None:
+    for dotted in paths:
+        parts = dotted.split(".")
+        cur: Any = data
+        for p in parts[:-1]:
+            cur = cur.get(p) if isinstance(cur, dict) else None
+        if isinstance(cur, dict):
+            cur.pop(parts[-1], None)
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    for key in PATH_KEYS:
+        value = get_path(data, key)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            set_path(data, key, [_abs(v, base) for v in value])
+        elif isinstance(value, str):
+            set_path(data, key, _abs(value, base))
+    ws = get_path(data, "websocket.routes")
+    if isinstance(ws, list):
+        for route in ws:
+            if isinstance(route, dict) and isinstance(route.get("script"), str):
+                route["script"] = _abs(route["script"], base)
+    for key in ("http.routes", "grpc.stubs"):
+        stubs = get_path(data, key)
+        if isinstance(stubs, list):
+            for stub in stubs:
+                resp = stub.get("response") if isinstance(stub, dict) else None
+                if isinstance(resp, dict) and isinstance(resp.get("body_file"), str):
+                    resp["body_file"] = _abs(resp["body_file"], base)
+
+
+def _abs(value: Any, base: Path) -> Any:
+    if not isinstance(value, str) or not value:
+        return value
+    p = Path(os.path.expanduser(value))
+    return str(p if p.is_absolute() else (base / p).resolve())
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith("MOCKFORGE_"):
+            continue
+        key = ENV_KEYS.get(name)
+        if key is None:
+            if name not in ENV_OTHER:
+                log.warning("unknown environment variable %s ignored (see docs/CONFIG.md)", name)
+            continue
+        if key in _LIST_KEYS:
+            set_path(out, key, [v for v in value.split(",") if v])
+        else:
+            set_path(out, key, value)
+    return out
+
+
+def _where(exc: msgspec.ValidationError) -> tuple[str, str]:
+    """Split msgspec's "Expected `int`, got `str` - at `$.http.port`" into (key path, reason)."""
+    text = str(exc)
+    reason, _, at = text.partition(" - at `")
+    path = at.rstrip("`").removeprefix("$").lstrip(".") if at else ""
+    return path, reason
+
+
+def build_config(
+    data: Mapping[str, Any] | None = None,
+    *,
+    file: str | None = None,
+    profile: str | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Layer file data, profile, environment and overrides, then validate into a ``Config``.
+
+    ``overrides`` maps dotted key paths to values (what CLI flags set); ``None`` values are skipped.
+    """
+    raw: dict[str, Any] = dict(data or {})
+    profiles = raw.pop("profiles", None) or {}
+    if not isinstance(profiles, dict):
+        raise ConfigError("'profiles' must be a mapping of name -> overlay", file=file, where="profiles")
+    if profile:
+        if profile not in profiles:
+            known = ", ".join(sorted(profiles)) or "none defined"
+            raise ConfigError(f"unknown profile '{profile}' (known: {known})", file=file, where="profiles")
+        overlay = profiles[profile]
+        if not isinstance(overlay, dict):
+            raise ConfigError("a profile must be a mapping", file=file, where=f"profiles.{profile}")
+        raw = deep_merge(raw, overlay)
+    if file:
+        _resolve_paths(raw, Path(file).resolve().parent)
+    env_data = _env_overrides(os.environ if env is None else env)
+    if env_data:
+        cwd = Path.cwd()
+        _resolve_paths(env_data, cwd)
+        raw = deep_merge(raw, env_data)
+    if overrides:
+        flags: dict[str, Any] = {}
+        for key, value in overrides.items():
+            if value is not None:
+                set_path(flags, key, value)
+        _resolve_paths(flags, Path.cwd())
+        raw = deep_merge(raw, flags)
+    unknown = _unknown_keys(raw, Config, "")
+    if unknown:
+        where = f" in {file}" if file else ""
+        log.warning("unknown config keys ignored%s: %s", where, ", ".join(unknown))
+        _drop_keys(raw, unknown)
+    raw["source"] = file
+    try:
+        cfg = msgspec.convert(raw, Config, strict=False)
+    except msgspec.ValidationError as exc:
+        path, reason = _where(exc)
+        raise ConfigError(reason, file=file or "<config>", where=path or None) from None
+    _check(cfg, file)
+    return cfg
+
+
+def _check(cfg: Config, file: str | None) -> None:
+    def bad(where: str, msg: str) -> ConfigError:
+        return ConfigError(msg, file=file or "<config>", where=where)
+
+    for where, port in (
+        ("http.port", cfg.http.port),
+        ("websocket.port", cfg.websocket.port),
+        ("grpc.port", cfg.grpc.port),
+        ("admin.port", cfg.admin.port),
+        ("observability.metrics.port", cfg.observability.metrics.port),
+    ):
+        if port is not None and not 0 <= port <= 65535:
+            raise bad(where, f"expected a port from 0 to 65535, got {port}")
+    if cfg.core.max_request_logs < 0:
+        raise bad("core.max_request_logs", "expected a number >= 0")
+    if cfg.core.max_logged_body_bytes < 0:
+        raise bad("core.max_logged_body_bytes", "expected a number >= 0")
+    if cfg.http.max_body_bytes <= 0:
+        raise bad("http.max_body_bytes", "expected a number > 0")
+    for i, route in enumerate(cfg.websocket.routes):
+        if not route.path.startswith("/"):
+            raise bad(f"websocket.routes.{i}.path", "a path must start with '/'")
+        if route.mode == "script" and not route.script:
+            raise bad(f"websocket.routes.{i}.script", "mode 'script' needs a script file")
+    for i, rule in enumerate(cfg.core.proxy.rules):
+        if (rule.prefix is None) == (rule.regex is None):
+            raise bad(f"core.proxy.rules.{i}", "give exactly one of 'prefix' or 'regex'")
+
+
+def load_config(
+    path: str | None = None,
+    *,
+    profile: str | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    search_cwd: bool = True,
+) -> Config:
+    """Load a config file (or ``./mockforge.yaml`` when present and none is given) and layer the rest."""
+    environ = os.environ if env is None else env
+    path = path or environ.get("MOCKFORGE_CONFIG") or None
+    if path is None and search_cwd and Path(DEFAULT_CONFIG_NAME).is_file():
+        path = DEFAULT_CONFIG_NAME
+    profile = profile or environ.get("MOCKFORGE_PROFILE") or None
+    data = read_config_file(path) if path else {}
+    return build_config(data, file=path, profile=profile, env=environ, overrides=overrides)
+
+
+def masked(cfg: Config) -> dict[str, Any]:
+    """The config as plain data with secrets masked (for GET /__mockforge/server-info)."""
+    data: dict[str, Any] = msgspec.to_builtins(cfg)
+    if get_path(data, "admin.token"):
+        set_path(data, "admin.token", "<redacted>")
+    headers = get_path(data, "core.proxy.headers")
+    if isinstance(headers, dict):
+        set_path(data, "core.proxy.headers", {k: "<redacted>" for k in headers})
+    return data

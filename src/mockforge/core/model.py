@@ -1,0 +1,169 @@
+"""The records that flow through the pipeline: one ``Request`` and one ``Response`` for every
+protocol, and the ``LogEntry`` that the request log, verification, fixtures and plugins share.
+
+    req = Request(protocol="http", method="GET", path="/pets/7", raw_query="limit=2",
+                  headers=Headers([("accept", "application/json")]), body=b"", client="127.0.0.1:5000")
+    req.query            # {"limit": ["2"]}
+    req.headers.get("Accept")
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+import msgspec
+
+_intern = sys.intern
+
+
+class Headers:
+    """Case-insensitive multi-valued headers; names are kept lower case (and interned).
+
+    ``Headers([("Content-Type", "text/plain")]).get("content-type") == "text/plain"``
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        self._items: list[tuple[str, str]] = [(_intern(k.lower()), v) for k, v in items]
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        name = name.lower()
+        for k, v in self._items:
+            if k == name:
+                return v
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        name = name.lower()
+        return [v for k, v in self._items if k == name]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+    def add(self, name: str, value: str) -> None:
+        self._items.append((_intern(name.lower()), value))
+
+    def set(self, name: str, value: str) -> None:
+        name = _intern(name.lower())
+        self._items = [(k, v) for k, v in self._items if k != name]
+        self._items.append((name, value))
+
+    def remove(self, name: str) -> None:
+        name = name.lower()
+        self._items = [(k, v) for k, v in self._items if k != name]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def to_dict(self) -> dict[str, str]:
+        """One value per name (repeated names joined with ", ")."""
+        out: dict[str, str] = {}
+        for k, v in self._items:
+            out[k] = f"{out[k]}, {v}" if k in out else v
+        return out
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+
+@dataclass(slots=True)
+class Request:
+    """A request as the core sees it, whatever the protocol.
+
+    For gRPC ``method`` is ``pkg.Service/Method`` and ``body`` the request message as JSON;
+    for WebSocket ``method`` is ``CONNECT``/``MESSAGE``/``CLOSE``. Adapters fill ``path_params``
+    and ``route`` once routing has matched.
+    """
+
+    protocol: str
+    method: str
+    path: str
+    raw_query: str = ""
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    client: str = ""
+    path_params: dict[str, str] = field(default_factory=dict)
+    route: str | None = None
+    _query: dict[str, list[str]] | None = None
+    _json: Any = None
+    _json_parsed: bool = False
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        if self._query is None:
+            self._query = parse_qs(self.raw_query, keep_blank_values=True) if self.raw_query else {}
+        return self._query
+
+    def json(self) -> Any:
+        """The body parsed as JSON, or ``None`` when it is empty or not JSON (parsed once)."""
+        if not self._json_parsed:
+            self._json_parsed = True
+            if self.body:
+                try:
+                    self._json = msgspec.json.decode(self.body)
+                except msgspec.DecodeError:
+                    self._json = None
+        return self._json
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+#: Transport faults a listener must perform for real on the wire.
+TRANSPORT_FAULTS = ("reset", "close", "truncate", "malformed", "dribble")
+
+
+@dataclass(slots=True)
+class Response:
+    """What goes back on the wire. ``stream`` (when set) is sent instead of ``body``;
+    ``transport_fault`` asks the adapter to misbehave on the wire (see ``core/faults.py``)."""
+
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    stream: AsyncIterator[bytes] | None = None
+    transport_fault: str | None = None
+    dribble_ms: int = 0
+    #: What answered: "stub:<id>", "fixture:<id>", "spec", "plugin:<id>", "admin", "proxy", ...
+    source: str = ""
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return None
+
+
+class LogEntry(msgspec.Struct, gc=False, kw_only=True):
+    """One served exchange, the same shape for every protocol (the request log's entry)."""
+
+    id: str
+    timestamp: str
+    protocol: str
+    method: str
+    path: str
+    route: str | None
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    status: int
+    status_text: str
+    duration_ms: float
+    client: str
+    response_bytes: int
+    body_excerpt: str
+    body_truncated: bool
+    #: Which stub/fixture/route answered, e.g. "stub:get-pet-7" (empty when nothing matched).
+    matched: str = ""
+    response_excerpt: str = ""

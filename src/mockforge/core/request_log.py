@@ -1,0 +1,191 @@
+"""The bounded request log: a ring buffer of ``LogEntry`` shared by every protocol.
+
+Entries are ``msgspec.Struct(gc=False)`` (not tracked by the cyclic GC), header names are
+interned and body excerpts capped, which keeps an entry near 1 KB (docs/REQUEST_LOG.md has the
+measured figure). When full, the oldest entry is evicted and counted.
+
+    log = RequestLog(max_entries=1000)
+    log.append(entry)
+    log.query(method="GET", path="/pets/*", limit=10)   # newest first
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from http import HTTPStatus
+from itertools import count
+
+from mockforge.core.model import LogEntry, Request, Response
+
+#: Header values never stored in the log or in fixtures.
+ALWAYS_REDACTED = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key", "apikey"}
+)
+REDACTED = "<redacted>"
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """Parse an RFC 3339 timestamp ('Z' or an offset); raises ValueError."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def status_text(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def excerpt(body: bytes, limit: int) -> tuple[str, bool]:
+    """The first ``limit`` bytes of a body as text, and whether it was cut."""
+    if len(body) <= limit:
+        return body.decode("utf-8", "replace"), False
+    return body[:limit].decode("utf-8", "ignore"), True
+
+
+class RequestLog:
+    """Ring buffer of the last ``max_entries`` exchanges; thread-safe for appends and reads."""
+
+    def __init__(self, max_entries: int, *, max_body_bytes: int = 256, redact: Iterable[str] = ()) -> None:
+        self.max_entries = max_entries
+        self.max_body_bytes = max_body_bytes
+        self._redact = frozenset(h.lower() for h in redact) | ALWAYS_REDACTED
+        self._entries: deque[LogEntry] = deque(maxlen=max_entries if max_entries > 0 else 0)
+        self._lock = threading.Lock()
+        self._ids = count(1)
+        self.evicted = 0
+        self.total = 0
+        #: Called with each appended entry (metrics, WS/gRPC counters); must be cheap.
+        self.listeners: list[Callable[[LogEntry], None]] = []
+
+    # ---- writing ---------------------------------------------------------------
+    def add_redacted_headers(self, names: Iterable[str]) -> None:
+        self._redact = self._redact | frozenset(n.lower() for n in names)
+
+    def next_id(self) -> str:
+        return str(next(self._ids))
+
+    def redact_headers(self, items: Iterable[tuple[str, str]]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        redact = self._redact
+        for k, v in items:
+            if k in redact:
+                v = REDACTED
+            out[k] = f"{out[k]}, {v}" if k in out and v != REDACTED else v
+        return out
+
+    def entry_for(
+        self,
+        request: Request,
+        response: Response,
+        duration_ms: float,
+        *,
+        response_bytes: int | None = None,
+        status: int | None = None,
+        matched: str = "",
+    ) -> LogEntry:
+        body, cut = excerpt(request.body, self.max_body_bytes)
+        resp_excerpt, _ = excerpt(response.body, self.max_body_bytes)
+        code = response.status if status is None else status
+        return LogEntry(
+            id=self.next_id(),
+            timestamp=now_rfc3339(),
+            protocol=request.protocol,
+            method=request.method,
+            path=request.path,
+            route=request.route,
+            query=request.query,
+            headers=self.redact_headers(request.headers),
+            status=code,
+            status_text=status_text(code) if request.protocol != "grpc" else "",
+            duration_ms=round(duration_ms, 3),
+            client=request.client,
+            response_bytes=len(response.body) if response_bytes is None else response_bytes,
+            body_excerpt=body,
+            body_truncated=cut,
+            matched=matched or response.source,
+            response_excerpt=resp_excerpt,
+        )
+
+    def append(self, entry: LogEntry) -> None:
+        if self.max_entries <= 0:
+            self.evicted += 1
+            self.total += 1
+            return
+        with self._lock:
+            if len(self._entries) == self.max_entries:
+                self.evicted += 1
+            self._entries.append(entry)
+            self.total += 1
+        for fn in self.listeners:
+            fn(entry)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def remove_after(self, entry_id: int) -> None:
+        """Drop entries with a numeric id above ``entry_id`` (per-test isolation)."""
+        with self._lock:
+            kept = [e for e in self._entries if int(e.id) <= entry_id]
+            self._entries.clear()
+            self._entries.extend(kept)
+
+    def last_id(self) -> int:
+        with self._lock:
+            return int(self._entries[-1].id) if self._entries else 0
+
+    # ---- reading ---------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def snapshot(self) -> list[LogEntry]:
+        """All entries, oldest first."""
+        with self._lock:
+            return list(self._entries)
+
+    def query(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        path_regex: str | None = None,
+        status: int | None = None,
+        since: datetime | None = None,
+        protocol: str | None = None,
+        limit: int | None = 100,
+    ) -> list[LogEntry]:
+        """Entries matching every given filter, newest first; the limit applies last."""
+        rx = re.compile(path_regex) if path_regex else None
+        glob = re.compile(fnmatch.translate(path)) if path else None
+        meth = method.upper() if method else None
+        out: list[LogEntry] = []
+        for e in reversed(self.snapshot()):
+            if meth and e.method != meth:
+                continue
+            if protocol and e.protocol != protocol:
+                continue
+            if status is not None and e.status != status:
+                continue
+            if glob and not glob.match(e.path):
+                continue
+            if rx and not rx.search(e.path):
+                continue
+            if since and parse_rfc3339(e.timestamp) < since:
+                continue
+            out.append(e)
+            if limit is not None and len(out) >= limit:
+                break
+        return out

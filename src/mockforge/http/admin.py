@@ -1,0 +1,192 @@
+"""The admin API under ``/__mockforge/``, on the HTTP port and on the admin listener.
+
+This module answers the core endpoints (logs, routes, server info, spec, reset, stats, metrics)
+and hands every other subpath to the service that owns it: stubs and verification
+(``admin_stubs``), ``ws/``, ``grpc/``, ``plugins``, ``fixtures``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from mockforge.config import masked
+from mockforge.core.model import Request, Response
+from mockforge.core.request_log import parse_rfc3339
+from mockforge.core.responses import detail, error_response, json_response
+
+if TYPE_CHECKING:
+    from mockforge.http.app import HttpMockApp
+    from mockforge.runtime import Runtime
+
+PREFIX = "/__mockforge/"
+
+
+def _first(request: Request, name: str) -> str | None:
+    values = request.query.get(name)
+    return values[0] if values else None
+
+
+class AdminApi:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def handle(self, request: Request, app: HttpMockApp) -> Response:
+        sub = request.path[len(PREFIX):] if request.path.startswith(PREFIX) else ""
+        sub = sub.rstrip("/")
+        method = request.method
+        rt = self.runtime
+        if sub == "logs":
+            if method == "GET":
+                return self._logs(request)
+            if method == "DELETE":
+                rt.log.clear()
+                return json_response({"cleared": True})
+        elif sub == "routes" and method == "GET":
+            return self._routes(app)
+        elif sub == "server-info" and method == "GET":
+            return self._server_info()
+        elif sub == "openapi.json" and method == "GET":
+            return self._openapi(app)
+        elif sub == "reset" and method == "POST":
+            for hook in rt.reset_hooks:
+                hook()
+            rt.log.clear()
+            return json_response({"reset": True})
+        elif sub == "stats" and method == "GET":
+            return json_response(self.stats())
+        elif sub == "metrics" and method == "GET":
+            metrics = rt.services.get("metrics")
+            if metrics is not None:
+                result: Response = metrics.render()
+                return result
+        # subpaths owned by services
+        handler_owner = self._owner(sub)
+        if handler_owner is not None:
+            answered: Response | None = await handler_owner(request, sub)
+            if answered is not None:
+                return answered
+        return error_response(404, "not_found", f"no admin endpoint {method} {request.path}")
+
+    def _owner(self, sub: str) -> Any:
+        services = self.runtime.services
+        head = sub.split("/", 1)[0]
+        if head == "ws" and "ws" in services:
+            return services["ws"].admin
+        if head == "grpc" and "grpc" in services:
+            return services["grpc"].admin
+        if head == "plugins" and "plugins" in services:
+            return services["plugins"].admin
+        if head in ("fixtures", "logs.har") and "fixtures_admin" in services:
+            return services["fixtures_admin"]
+        if "stubs_admin" in services:
+            return services["stubs_admin"]
+        return None
+
+    # ---- endpoints --------------------------------------------------------------------
+    def _logs(self, request: Request) -> Response:
+        rt = self.runtime
+        problems = []
+        status = since = None
+        limit = 100
+        try:
+            raw = _first(request, "status")
+            status = int(raw) if raw else None
+        except ValueError:
+            problems.append(detail("query.status", "expected an integer"))
+        try:
+            raw = _first(request, "limit")
+            limit = int(raw) if raw else 100
+            if limit < 0:
+                raise ValueError
+        except ValueError:
+            problems.append(detail("query.limit", "expected an integer >= 0"))
+        try:
+            raw = _first(request, "since")
+            since = parse_rfc3339(raw) if raw else None
+        except ValueError:
+            problems.append(detail("query.since", "expected an RFC 3339 timestamp"))
+        path_regex = _first(request, "path_regex")
+        if path_regex:
+            import re
+
+            try:
+                re.compile(path_regex)
+            except re.error as exc:
+                problems.append(detail("query.path_regex", f"invalid regex: {exc}"))
+        if problems:
+            return error_response(400, "bad_request", "invalid log filter", problems)
+        entries = rt.log.query(
+            method=_first(request, "method"),
+            path=_first(request, "path"),
+            path_regex=path_regex,
+            status=status,
+            since=since,
+            protocol=_first(request, "protocol"),
+            limit=limit,
+        )
+        return json_response({"entries": msgspec.to_builtins(entries), "evicted": rt.log.evicted})
+
+    def _routes(self, app: HttpMockApp) -> Response:
+        spec = app.spec
+        routes = spec.routes_info() if spec is not None else []
+        stubs = self.runtime.services.get("stubs")
+        stub_routes = stubs.routes_info() if stubs is not None and hasattr(stubs, "routes_info") else []
+        return json_response({"routes": routes, "stubs": stub_routes})
+
+    def _openapi(self, app: HttpMockApp) -> Response:
+        spec = app.spec
+        if spec is None:
+            return error_response(404, "no_spec", "no OpenAPI document is loaded")
+        from mockforge.openapi.loader import combined_document
+
+        return json_response(combined_document(spec.model))
+
+    def _server_info(self) -> Response:
+        rt = self.runtime
+        return json_response(
+            {
+                "version": rt.version,
+                "uptime_s": rt.uptime_s(),
+                "started_at": rt.started_at.isoformat().replace("+00:00", "Z"),
+                "pid": os.getpid(),
+                "ports": rt.ports,
+                "ready": rt.ready,
+                "config": masked(rt.config),
+            }
+        )
+
+    def stats(self) -> dict[str, Any]:
+        rt = self.runtime
+        counts: dict[str, int] = {}
+        for e in rt.log.snapshot():
+            counts[e.protocol] = counts.get(e.protocol, 0) + 1
+        rss = 0
+        try:
+            with open("/proc/self/statm") as fh:
+                rss = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            pass
+        cfg = rt.config
+        return {
+            "uptime_s": rt.uptime_s(),
+            "requests_total": rt.log.total,
+            "requests_in_log_by_protocol": counts,
+            "log": {"entries": len(rt.log), "capacity": rt.log.max_entries, "evicted": rt.log.evicted},
+            "rss_bytes": rss,
+            "bounds": {
+                "core.max_request_logs": cfg.core.max_request_logs,
+                "core.max_logged_body_bytes": cfg.core.max_logged_body_bytes,
+                "http.max_body_bytes": cfg.http.max_body_bytes,
+                "websocket.max_connections": cfg.websocket.max_connections,
+                "websocket.max_message_bytes": cfg.websocket.max_message_bytes,
+                "websocket.send_queue_limit": cfg.websocket.send_queue_limit,
+                "grpc.max_message_bytes": cfg.grpc.max_message_bytes,
+                "core.fixtures.max_pending_writes": cfg.core.fixtures.max_pending_writes,
+                "core.fixtures.cache_entries": cfg.core.fixtures.cache_entries,
+                "core.max_near_misses": cfg.core.max_near_misses,
+                "core.max_unmatched": cfg.core.max_unmatched,
+            },
+        }

@@ -1,0 +1,215 @@
+"""What the HTTP port answers, top to bottom (the HTTP side of the pipeline):
+
+    CORS preflight -> /__mockforge/* admin -> health -> request filters (plugins)
+    -> stubs -> replay fixtures -> OpenAPI route (validate, respond, template, plugin)
+    -> latency and faults -> 404 with the closest stubs and routes
+
+The wire itself (framing, transport faults) is ``protocol.py``; the admin API is ``admin.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from mockforge.core.model import Request, Response
+from mockforge.core.responses import detail, error_response, json_response
+from mockforge.http.protocol import UpgradedConnection
+
+if TYPE_CHECKING:
+    from mockforge.http.mock import SpecAnswerer
+    from mockforge.runtime import Runtime
+
+log = logging.getLogger("mockforge.http")
+
+ADMIN_PREFIX = "/__mockforge/"
+HEALTH_PATHS = {
+    "/health": "health",
+    "/healthz": "health",
+    "/health/live": "live",
+    "/livez": "live",
+    "/health/ready": "ready",
+    "/readyz": "ready",
+}
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def health_response(runtime: Runtime, kind: str) -> Response:
+    body = runtime.health()
+    if kind == "live":
+        body["status"] = "ok"
+        return json_response(body)
+    if kind == "ready" and not runtime.ready:
+        return json_response(body, 503)
+    return json_response(body)
+
+
+class HttpMockApp:
+    """The app behind the HTTP port (and the admin listener, with ``admin_only``)."""
+
+    def __init__(self, runtime: Runtime, spec: SpecAnswerer | None, *, admin_only: bool = False) -> None:
+        from mockforge.http.admin import AdminApi
+
+        self.runtime = runtime
+        self.spec = spec
+        self.admin_only = admin_only
+        cfg = runtime.config
+        self.max_body_bytes = cfg.http.max_body_bytes
+        self.admin = AdminApi(runtime)
+        host = cfg.admin.host if admin_only else cfg.http.host
+        # The admin paths on a non-loopback HTTP host need a token, or are off.
+        self.admin_open = admin_only or is_loopback(host) or cfg.admin.token is not None
+        self.admin_token = None if (admin_only and is_loopback(host)) or is_loopback(host) else cfg.admin.token
+        cors = cfg.http.cors
+        self.cors = cors.enabled and not admin_only
+        self._cors_origins = set(cors.origins)
+        self._cors_any = "*" in cors.origins
+        self._cors_methods = ", ".join(cors.methods)
+        self._cors_headers = ", ".join(cors.headers)
+        self._cors_credentials = cors.credentials
+        self._cors_max_age = str(cors.max_age_ms // 1000)
+
+    # ---- HttpApp protocol ------------------------------------------------------------
+    def error_response(self, status: int, code: str, message: str) -> Response:
+        return error_response(status, code, message)
+
+    def wants_upgrade(self, request: Request) -> bool:
+        if self.admin_only:
+            return False
+        upgrade = (request.headers.get("upgrade") or "").lower()
+        hub = self.runtime.services.get("ws")
+        return upgrade == "websocket" and hub is not None and bool(hub.wants(request.path))
+
+    async def upgrade(self, request: Request, conn: UpgradedConnection) -> Response | None:
+        hub = self.runtime.services["ws"]
+        result: Response | None = await hub.upgrade(request, conn)
+        return result
+
+    def log_exchange(self, request: Request, response: Response, started: float, sent: int) -> None:
+        if response.source in ("admin", "health"):
+            return
+        duration = (time.perf_counter() - started) * 1000
+        rt = self.runtime
+        entry = rt.log.entry_for(request, response, duration, response_bytes=sent)
+        rt.log.append(entry)
+
+    async def handle(self, request: Request) -> Response:
+        try:
+            resp = await self._dispatch(request)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("error answering %s %s", request.method, request.path)
+            resp = error_response(500, "internal_error", "mockforge failed to answer this request; see its log")
+        if self.cors:
+            self._add_cors(request, resp)
+        return resp
+
+    # ---- dispatch ---------------------------------------------------------------------
+    async def _dispatch(self, request: Request) -> Response:
+        path = request.path
+        if self.cors and request.method == "OPTIONS" and request.headers.get("access-control-request-method"):
+            return self._preflight(request)
+        if path.startswith(ADMIN_PREFIX) or path == ADMIN_PREFIX[:-1]:
+            return await self._admin(request)
+        kind = HEALTH_PATHS.get(path)
+        if kind is not None and (self.admin_only or self.spec is None or not self.spec.defines(path)):
+            resp = health_response(self.runtime, kind)
+            resp.source = "health"
+            return resp
+        if self.admin_only:
+            return error_response(404, "not_found", f"no admin endpoint at {path}")
+        hub = self.runtime.services.get("ws")
+        if hub is not None and hub.wants(path) and request.method == "GET":
+            return error_response(426, "upgrade_required", f"{path} is a WebSocket endpoint", None,
+                                  [("upgrade", "websocket")])
+        return await self.mock(request)
+
+    async def mock(self, request: Request) -> Response:
+        """The mock answer: filters, stubs, fixtures, spec route, 404."""
+        services = self.runtime.services
+        plugins = services.get("plugins")
+        if plugins is not None and self.runtime.config.plugins.filters:
+            denied: Response | None = await plugins.filter_request(request, None)
+            if denied is not None:
+                return denied
+        stubs = services.get("stubs")
+        if stubs is not None:
+            answered: Response | None = await stubs.answer(request, self)
+            if answered is not None:
+                return answered
+        fixtures = services.get("fixtures")
+        if fixtures is not None:
+            replayed: Response | None = await fixtures.answer(request)
+            if replayed is not None:
+                return replayed
+        if self.spec is not None:
+            return await self.spec.answer(request)
+        return await self.not_found(request, [])
+
+    async def not_found(self, request: Request, closest_routes: list[str]) -> Response:
+        details: list[dict[str, Any]] = []
+        stubs = self.runtime.services.get("stubs")
+        if stubs is not None:
+            details.extend(stubs.near_miss_details(request))
+        for route in closest_routes:
+            details.append(detail("route", f"closest route: {route}"))
+        message = f"no stub or route matches {request.method} {request.path}"
+        return error_response(404, "not_found", message, details)
+
+    async def _admin(self, request: Request) -> Response:
+        if not self.admin_open:
+            return error_response(404, "not_found", "admin API is off on this port (set admin.token to enable it)")
+        if self.admin_token is not None:
+            auth = request.headers.get("authorization") or ""
+            if auth != f"Bearer {self.admin_token}":
+                return error_response(401, "unauthorized", "admin API needs 'Authorization: Bearer <admin.token>'")
+        return await self.admin.handle(request, self)
+
+    # ---- CORS -------------------------------------------------------------------------
+    def _allowed_origin(self, origin: str | None) -> str | None:
+        if origin is None:
+            return None
+        if self._cors_any:
+            return origin if self._cors_credentials else "*"
+        return origin if origin in self._cors_origins else None
+
+    def _preflight(self, request: Request) -> Response:
+        headers: list[tuple[str, str]] = []
+        allowed = self._allowed_origin(request.headers.get("origin"))
+        if allowed is not None:
+            req_headers = request.headers.get("access-control-request-headers")
+            allow_headers = req_headers if (self._cors_headers == "*" and req_headers) else self._cors_headers
+            headers += [
+                ("access-control-allow-origin", allowed),
+                ("access-control-allow-methods", self._cors_methods),
+                ("access-control-allow-headers", allow_headers),
+                ("access-control-max-age", self._cors_max_age),
+                ("vary", "Origin"),
+            ]
+            if self._cors_credentials:
+                headers.append(("access-control-allow-credentials", "true"))
+        return Response(status=204, headers=headers, source="cors")
+
+    def _add_cors(self, request: Request, resp: Response) -> None:
+        if resp.source == "cors":
+            return
+        allowed = self._allowed_origin(request.headers.get("origin"))
+        if allowed is None:
+            return
+        resp.headers.append(("access-control-allow-origin", allowed))
+        if allowed != "*":
+            resp.headers.append(("vary", "Origin"))
+        if self._cors_credentials:
+            resp.headers.append(("access-control-allow-credentials", "true"))

@@ -1,0 +1,163 @@
+"""The OpenAPI step of the HTTP pipeline: route, validate, choose the answer, apply templates,
+plugins, latency and faults. Everything per operation is prepared once and cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from mockforge.core.model import Request, Response
+from mockforge.core.responses import detail, error_response
+from mockforge.openapi.model import ApiModel, Operation
+from mockforge.openapi.responses import ResponseChoice, ResponsePlanner
+from mockforge.openapi.routes import Matched, MethodNotAllowed, RouteTable
+from mockforge.openapi.validation import RequestValidator
+
+if TYPE_CHECKING:
+    from mockforge.core.templating import Template
+    from mockforge.http.app import HttpMockApp
+    from mockforge.runtime import Runtime
+
+log = logging.getLogger("mockforge.http")
+
+
+class SpecAnswerer:
+    """Answers requests from the loaded OpenAPI model.
+
+    ``app`` is set by the server once the HTTP app exists (for the shared 404 builder).
+    """
+
+    def __init__(self, runtime: Runtime, model: ApiModel) -> None:
+        cfg = runtime.config
+        self.runtime = runtime
+        self.model = model
+        self.routes = RouteTable(model.operations)
+        self.planner = ResponsePlanner(model, seed=cfg.core.seed, dynamic=cfg.http.dynamic_data)
+        self.validator = RequestValidator(model.defs)
+        self.validation = cfg.http.validation
+        self.template_expand = cfg.http.response_template_expand
+        self._templates: dict[bytes, Template] = {}
+        self._plugin_routes = dict(cfg.plugins.routes)
+        self.app: HttpMockApp | None = None
+        runtime.log.add_redacted_headers(model.api_key_headers)
+
+    def defines(self, path: str) -> bool:
+        return isinstance(self.routes.match("GET", path), Matched)
+
+    def mode_for(self, op: Operation) -> str:
+        return self.validation.overrides.get(op.key, self.validation.mode)
+
+    def validate(self, request: Request, op: Operation, params: dict[str, str]) -> Response | None:
+        """The validation answer for a request, or None to serve it (enforce/warn/off)."""
+        mode = self.mode_for(op)
+        if mode == "off":
+            return None
+        problems = self.validator.for_operation(op).validate(request, params)
+        if not problems:
+            return None
+        details = [detail(p.location, p.reason) for p in problems]
+        if mode == "warn":
+            log.warning(
+                "request %s %s does not match %s: %s",
+                request.method,
+                request.path,
+                op.key,
+                "; ".join(f"{p.location}: {p.reason}" for p in problems),
+            )
+            return None
+        status = self.validation.status
+        return error_response(status, "validation_failed", f"request does not match {op.key}", details)
+
+    async def answer(self, request: Request) -> Response:
+        match = self.routes.match(request.method, request.path)
+        if isinstance(match, MethodNotAllowed):
+            allow = ", ".join(match.allow)
+            request.route = match.template
+            return error_response(
+                405, "method_not_allowed", f"{request.method} is not allowed on {match.template}",
+                [detail("method", f"allowed: {allow}")], [("allow", allow)],
+            )
+        if not isinstance(match, Matched):
+            closest = list(getattr(match, "closest", []))
+            if self.app is not None:
+                return await self.app.not_found(request, closest)
+            return error_response(404, "not_found", f"no route matches {request.method} {request.path}")
+        op = match.operation
+        request.route = match.template
+        request.path_params = match.params
+        refused = self.validate(request, op, match.params)
+        if refused is not None:
+            return refused
+        return await self.respond(request, op)
+
+    async def respond(self, request: Request, op: Operation) -> Response:
+        rt = self.runtime
+        faults = rt.services.get("faults")
+        delay = faults.latency_for(op.operation_id, op.tags) if faults is not None else 0.0
+        plugin_id = op.extensions.get("x-mockforge-plugin") or self._plugin_routes.get(op.key)
+        if plugin_id:
+            plugins = rt.services.get("plugins")
+            if plugins is None:
+                return error_response(500, "plugin_unavailable", f"plugin '{plugin_id}' is not loaded")
+            resp: Response = await plugins.generate_response(str(plugin_id), request, op.key)
+        else:
+            choice = self.planner.for_operation(op).respond(request.headers, request.path)
+            if not isinstance(choice, ResponseChoice):
+                return error_response(
+                    400, "unknown_example_or_status", str(getattr(choice, "message", choice)),
+                    [detail("header.prefer", str(getattr(choice, "message", choice)))],
+                )
+            resp = self._to_response(request, choice)
+        if faults is not None:
+            decision = faults.fault_for(op.operation_id, op.tags)
+            if decision is not None:
+                resp = faults.apply_fault(decision, resp)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return resp
+
+    def _to_response(self, request: Request, choice: ResponseChoice) -> Response:
+        headers = list(choice.headers)
+        if choice.content_type:
+            headers.insert(0, ("content-type", choice.content_type))
+        body = choice.body
+        if self.template_expand and b"{{" in body:
+            body = self._render(request, body)
+            headers = [(k, self._render_text(request, v)) if "{{" in v else (k, v) for k, v in headers]
+        return Response(status=choice.status, headers=headers, body=body, source="spec")
+
+    def _template(self, body: bytes) -> Template:
+        from mockforge.core.templating import compile_template
+
+        tpl = self._templates.get(body)
+        if tpl is None:
+            tpl = compile_template(body.decode("utf-8", "replace"))
+            if len(self._templates) < 10_000:
+                self._templates[body] = tpl
+        return tpl
+
+    def _render(self, request: Request, body: bytes) -> bytes:
+        from mockforge.core.templating import TemplateContext
+
+        ctx = TemplateContext(request=request, path_params=request.path_params)
+        return self._template(body).render(ctx).encode()
+
+    def _render_text(self, request: Request, text: str) -> str:
+        return self._render(request, text.encode()).decode()
+
+    def routes_info(self) -> list[dict[str, Any]]:
+        out = []
+        for op in self.model.operations:
+            out.append(
+                {
+                    "method": op.method,
+                    "path": op.path,
+                    "operation_id": op.operation_id,
+                    "tags": op.tags,
+                    "base_paths": op.base_paths,
+                    "file": op.file,
+                }
+            )
+        return out

@@ -1,0 +1,513 @@
+"""HTTP/1.1 on an asyncio protocol, parsed by httptools (the C parser uvicorn uses).
+
+Why not an off-the-shelf server: the fault issue needs real transport faults (a connection reset,
+an EOF with no answer, a body shorter than its Content-Length, bytes that are not HTTP, a body
+dribbled over time). ASGI and RSGI servers (uvicorn, granian) hide the socket, and aiohttp exposes
+it but costs +15 MB idle against +0.2 MB for httptools (measured in docs/ARCHITECTURE.md). This
+module owns only the wire: framing, keep-alive, pipelining (answered in order), body limits,
+``Expect: 100-continue``, back-pressure, upgrades and graceful shutdown. What to answer is decided
+by the ``HttpApp`` it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import struct
+import time
+from collections import deque
+from collections.abc import Callable
+from email.utils import formatdate
+from typing import Protocol
+
+import httptools
+
+from mockforge.core.model import Headers, Request, Response
+from mockforge.core.request_log import status_text
+
+log = logging.getLogger("mockforge.http")
+
+_HIGH_WATER = 64 * 1024
+_MAX_PIPELINE = 16
+_KEEPALIVE_IDLE_S = 75.0
+
+
+class UpgradedConnection:
+    """The raw connection after an ``Upgrade`` was accepted (WebSocket). The upgrade handler sets
+    ``on_data``/``on_close`` and writes with ``write``; ``drain`` waits for the socket buffer."""
+
+    def __init__(self, proto: HttpProtocol, initial: bytes) -> None:
+        self._proto = proto
+        self.transport = proto.transport
+        self.initial_data = initial
+        self.on_data: Callable[[bytes], None] | None = None
+        self.on_close: Callable[[], None] | None = None
+        self.client = proto.client
+
+    def write(self, data: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(data)
+
+    async def drain(self) -> None:
+        await self._proto.drain()
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def abort(self) -> None:
+        self.transport.abort()
+
+    @property
+    def closed(self) -> bool:
+        return self.transport.is_closing()
+
+
+class HttpApp(Protocol):
+    max_body_bytes: int
+
+    async def handle(self, request: Request) -> Response: ...
+
+    def wants_upgrade(self, request: Request) -> bool: ...
+
+    async def upgrade(self, request: Request, conn: UpgradedConnection) -> Response | None:
+        """Take over the connection (return None) or refuse with an HTTP response."""
+        ...
+
+    def error_response(self, status: int, code: str, message: str) -> Response: ...
+
+    def log_exchange(self, request: Request, response: Response, started: float, sent: int) -> None: ...
+
+
+class ServerState:
+    """What all connections of one listener share: the live connections and the drain flag."""
+
+    def __init__(self) -> None:
+        self.connections: set[HttpProtocol] = set()
+        self.closing = False
+        self._date = ""
+        self._date_at = 0.0
+
+    def date(self) -> str:
+        now = time.time()
+        if now - self._date_at >= 1.0:
+            self._date = formatdate(now, usegmt=True)
+            self._date_at = now
+        return self._date
+
+
+class _Pending:
+    __slots__ = ("expect_continue", "headers", "keep_alive", "method", "parts", "size", "too_large", "upgrade", "url")
+
+    def __init__(self) -> None:
+        self.url = b""
+        self.headers: list[tuple[str, str]] = []
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.too_large = False
+        self.method = ""
+        self.keep_alive = True
+        self.upgrade = False
+        self.expect_continue = False
+
+
+class HttpProtocol(asyncio.Protocol):
+    def __init__(self, app: HttpApp, state: ServerState) -> None:
+        self.app = app
+        self.state = state
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.parser = httptools.HttpRequestParser(self)
+        self.client = ""
+        self._cur: _Pending | None = None
+        self._queue: deque[tuple[Request, _Pending]] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        self._busy = False
+        self._paused_reading = False
+        self._can_write = asyncio.Event()
+        self._can_write.set()
+        self._upgraded: UpgradedConnection | None = None
+        self._idle_handle: asyncio.TimerHandle | None = None
+        self._closed = False
+        self._header_name = b""
+
+    # ---- asyncio.Protocol ----------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.client = f"{peer[0]}:{peer[1]}"
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        self.state.connections.add(self)
+        self._arm_idle()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self.state.connections.discard(self)
+        self._can_write.set()
+        if self._idle_handle:
+            self._idle_handle.cancel()
+        if self._upgraded and self._upgraded.on_close:
+            self._upgraded.on_close()
+        if self._worker and not self._worker.done() and not self._busy:
+            self._worker.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        if self._upgraded is not None:
+            if self._upgraded.on_data:
+                self._upgraded.on_data(data)
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
+            self._start_upgrade(data[offset:])
+        except httptools.HttpParserError as exc:
+            self._bad_request(f"malformed HTTP request: {exc}")
+
+    def pause_writing(self) -> None:
+        self._can_write.clear()
+
+    def resume_writing(self) -> None:
+        self._can_write.set()
+
+    async def drain(self) -> None:
+        await self._can_write.wait()
+
+    # ---- httptools callbacks -------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._cur = _Pending()
+        if self._idle_handle:
+            self._idle_handle.cancel()
+            self._idle_handle = None
+
+    def on_url(self, url: bytes) -> None:
+        assert self._cur is not None
+        self._cur.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        assert self._cur is not None
+        self._cur.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        cur = self._cur
+        assert cur is not None
+        cur.method = self.parser.get_method().decode("ascii", "replace")
+        cur.keep_alive = bool(self.parser.should_keep_alive())
+        cur.upgrade = bool(self.parser.should_upgrade())
+        limit = self.app.max_body_bytes
+        for k, v in cur.headers:
+            lk = k.lower()
+            if lk == "content-length":
+                try:
+                    if int(v) > limit:
+                        cur.too_large = True
+                except ValueError:
+                    pass
+            elif lk == "expect" and v.lower() == "100-continue":
+                cur.expect_continue = True
+        if cur.expect_continue and not cur.too_large and not self._queue and not self._busy:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        cur = self._cur
+        assert cur is not None
+        if cur.too_large:
+            return
+        cur.size += len(body)
+        if cur.size > self.app.max_body_bytes:
+            cur.too_large = True
+            cur.parts.clear()
+            return
+        cur.parts.append(body)
+
+    def on_message_complete(self) -> None:
+        cur = self._cur
+        assert cur is not None
+        self._cur = None
+        req = self._make_request(cur)
+        if req is None:
+            return
+        if cur.upgrade:
+            # handled in data_received's HttpParserUpgrade branch
+            self._queue.append((req, cur))
+            return
+        self._queue.append((req, cur))
+        if len(self._queue) > _MAX_PIPELINE and not self._paused_reading:
+            self.transport.pause_reading()
+            self._paused_reading = True
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._run())
+
+    # ---- request processing --------------------------------------------------------
+    def _make_request(self, cur: _Pending) -> Request | None:
+        try:
+            parsed = httptools.parse_url(cur.url)
+        except httptools.HttpParserInvalidURLError:
+            self._bad_request("invalid request target")
+            return None
+        path = (parsed.path or b"/").decode("latin-1")
+        query = (parsed.query or b"").decode("latin-1")
+        body = b"".join(cur.parts) if len(cur.parts) != 1 else cur.parts[0]
+        return Request(
+            protocol="http",
+            method=cur.method,
+            path=path,
+            raw_query=query,
+            headers=Headers(cur.headers),
+            body=body,
+            client=self.client,
+        )
+
+    async def _run(self) -> None:
+        while self._queue and not self._closed:
+            req, cur = self._queue.popleft()
+            if self._paused_reading and len(self._queue) <= _MAX_PIPELINE // 2:
+                self.transport.resume_reading()
+                self._paused_reading = False
+            self._busy = True
+            try:
+                keep = await self._serve(req, cur)
+            except Exception:  # a bug of ours must not take the server down
+                log.exception("unhandled error while answering %s %s", req.method, req.path)
+                keep = False
+                if not self.transport.is_closing():
+                    resp = self.app.error_response(500, "internal_error", "internal error in mockforge")
+                    await self._write_response(req, resp, keep_alive=False)
+            finally:
+                self._busy = False
+            if not keep:
+                self._queue.clear()
+                if not self.transport.is_closing():
+                    self.transport.close()
+                return
+            if self.state.closing:
+                self.transport.close()
+                return
+        self._arm_idle()
+
+    async def _serve(self, req: Request, cur: _Pending) -> bool:
+        started = time.perf_counter()
+        if cur.too_large:
+            resp = self.app.error_response(
+                413, "payload_too_large", f"request body exceeds http.max_body_bytes ({self.app.max_body_bytes})"
+            )
+            sent = await self._write_response(req, resp, keep_alive=False)
+            self.app.log_exchange(req, resp, started, sent)
+            return False
+        resp = await self.app.handle(req)
+        keep_alive = cur.keep_alive and not self.state.closing
+        if resp.transport_fault:
+            await self._transport_fault(req, resp)
+            self.app.log_exchange(req, resp, started, 0)
+            return False
+        sent = await self._write_response(req, resp, keep_alive=keep_alive)
+        self.app.log_exchange(req, resp, started, sent)
+        return keep_alive
+
+    def _head(self, resp: Response, *, keep_alive: bool, length: int | None) -> bytearray:
+        out = bytearray(b"HTTP/1.1 %d %s\r\n" % (resp.status, status_text(resp.status).encode() or b"Unknown"))
+        has_date = False
+        for k, v in resp.headers:
+            lk = k.lower()
+            if lk in ("content-length", "transfer-encoding", "connection"):
+                continue
+            if lk == "date":
+                has_date = True
+            out += f"{k}: {v}\r\n".encode("latin-1", "replace")
+        if not has_date:
+            out += b"date: " + self.state.date().encode() + b"\r\n"
+        if length is None:
+            out += b"transfer-encoding: chunked\r\n"
+        elif resp.status >= 200 and resp.status not in (204, 304):
+            out += b"content-length: %d\r\n" % length
+        if not keep_alive:
+            out += b"connection: close\r\n"
+        out += b"\r\n"
+        return out
+
+    async def _write_response(self, req: Request, resp: Response, *, keep_alive: bool) -> int:
+        if self.transport.is_closing():
+            return 0
+        head_only = req.method == "HEAD" or resp.status in (204, 304) or resp.status < 200
+        if resp.stream is not None and not head_only:
+            self.transport.write(bytes(self._head(resp, keep_alive=keep_alive, length=None)))
+            sent = 0
+            try:
+                async for chunk in resp.stream:
+                    if not chunk:
+                        continue
+                    if self.transport.is_closing():
+                        break
+                    self.transport.write(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+                    sent += len(chunk)
+                    if not self._can_write.is_set():
+                        await self._can_write.wait()
+            except Exception as exc:  # upstream broke mid-stream: the client sees a cut body
+                log.warning("stream for %s %s failed: %s", req.method, req.path, exc)
+                self.transport.abort()
+                return sent
+            if not self.transport.is_closing():
+                self.transport.write(b"0\r\n\r\n")
+            return sent
+        body = resp.body
+        head = self._head(resp, keep_alive=keep_alive, length=len(body))
+        if head_only:
+            self.transport.write(bytes(head))
+            return 0
+        if len(body) < 16384:
+            head += body
+            self.transport.write(bytes(head))
+        else:
+            self.transport.write(bytes(head))
+            self.transport.write(body)
+        if not self._can_write.is_set():
+            await self._can_write.wait()
+        return len(body)
+
+    async def _transport_fault(self, req: Request, resp: Response) -> None:
+        """Misbehave on the wire for real (see docs/FAULTS.md)."""
+        kind = resp.transport_fault
+        t = self.transport
+        if kind == "reset":
+            sock = t.get_extra_info("socket")
+            if sock is not None:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                except OSError:
+                    pass
+            t.abort()
+        elif kind == "close":
+            t.close()
+        elif kind == "malformed":
+            t.write(b"\x00\x13MOCKFORGE-GARBAGE\xff\xfe not http at all\r\n\r\n")
+            t.close()
+        elif kind == "truncate":
+            body = resp.body or b'{"truncated": "this body is cut before its declared length"}'
+            head = self._head(resp, keep_alive=False, length=len(body))
+            t.write(bytes(head) + body[: max(1, len(body) // 2)])
+            t.close()
+        elif kind == "dribble":
+            body = resp.body
+            t.write(bytes(self._head(resp, keep_alive=False, length=len(body))))
+            chunks = max(1, min(len(body), 10))
+            step = max(1, -(-len(body) // chunks))
+            pause = max(0, resp.dribble_ms) / 1000 / chunks
+            for i in range(0, len(body), step):
+                if t.is_closing():
+                    return
+                t.write(body[i : i + step])
+                await asyncio.sleep(pause)
+            t.close()
+        else:
+            t.close()
+
+    # ---- upgrades, errors, idle ---------------------------------------------------
+    def _start_upgrade(self, rest: bytes) -> None:
+        if not self._queue:
+            self._bad_request("upgrade without a complete request")
+            return
+        req, cur = self._queue.pop()
+        if not self.app.wants_upgrade(req):
+            # not an upgrade we serve: answer it as a plain request and close
+            cur.keep_alive = False
+            self._queue.append((req, cur))
+            if self._worker is None or self._worker.done():
+                self._worker = asyncio.get_running_loop().create_task(self._run())
+            return
+        conn = UpgradedConnection(self, rest)
+        self._upgraded = conn
+        if self._idle_handle:
+            self._idle_handle.cancel()
+            self._idle_handle = None
+        asyncio.get_running_loop().create_task(self._do_upgrade(req, conn))
+
+    async def _do_upgrade(self, req: Request, conn: UpgradedConnection) -> None:
+        started = time.perf_counter()
+        try:
+            refusal = await self.app.upgrade(req, conn)
+        except Exception:
+            log.exception("upgrade of %s failed", req.path)
+            refusal = self.app.error_response(500, "internal_error", "upgrade failed")
+        if refusal is not None:
+            self._upgraded = None
+            sent = await self._write_response(req, refusal, keep_alive=False)
+            self.app.log_exchange(req, refusal, started, sent)
+            self.transport.close()
+
+    def _bad_request(self, message: str) -> None:
+        resp = self.app.error_response(400, "bad_request", message)
+        if not self.transport.is_closing():
+            head = self._head(resp, keep_alive=False, length=len(resp.body))
+            self.transport.write(bytes(head) + resp.body)
+            self.transport.close()
+
+    def _arm_idle(self) -> None:
+        if self._closed or self._upgraded is not None:
+            return
+        if self.state.closing:
+            self.transport.close()
+            return
+        loop = asyncio.get_running_loop()
+        if self._idle_handle:
+            self._idle_handle.cancel()
+        self._idle_handle = loop.call_later(_KEEPALIVE_IDLE_S, self._idle_timeout)
+
+    def _idle_timeout(self) -> None:
+        if not self._busy and not self._queue and self._upgraded is None:
+            self.transport.close()
+
+    @property
+    def idle(self) -> bool:
+        return not self._busy and not self._queue and self._cur is None and self._upgraded is None
+
+    def shutdown(self) -> None:
+        """Close now when idle; otherwise close after the in-flight answer."""
+        if self.idle:
+            self.transport.close()
+
+
+class HttpListener:
+    """One listening socket serving an ``HttpApp``."""
+
+    def __init__(self, app: HttpApp, host: str, port: int) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.state = ServerState()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: HttpProtocol(self.app, self.state), self.host, self.port, backlog=2048, reuse_address=True
+        )
+        sock = self._server.sockets[0]
+        self.port = int(sock.getsockname()[1])
+        return self.port
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop accepting, let in-flight requests finish (within ``timeout``), then close."""
+        if self._server is None:
+            return
+        self.state.closing = True
+        self._server.close()
+        for conn in list(self.state.connections):
+            conn.shutdown()
+        deadline = time.monotonic() + timeout
+        while self.state.connections and time.monotonic() < deadline:
+            busy = [c for c in self.state.connections if not c.idle]
+            for c in list(self.state.connections):
+                if c.idle:
+                    c.transport.close()
+            if not busy:
+                break
+            await asyncio.sleep(0.02)
+        for conn in list(self.state.connections):
+            conn.transport.abort()
+        self._server = None
+

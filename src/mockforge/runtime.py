@@ -1,0 +1,51 @@
+"""The live state of one running mock: config, request log, readiness, bound ports and the
+per-protocol services. Listeners and the admin API read it; nothing here imports a protocol
+library, so a protocol's service is attached only when that protocol is configured.
+
+    rt = Runtime(config)
+    rt.log.append(entry)
+    rt.ports["http"]            # filled as listeners bind
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from mockforge import __version__
+from mockforge.config import Config
+from mockforge.core.request_log import RequestLog
+
+
+class Runtime:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.version = __version__
+        self.log = RequestLog(
+            config.core.max_request_logs,
+            max_body_bytes=config.core.max_logged_body_bytes,
+            redact=config.core.log_redact_headers,
+        )
+        self.started_monotonic = time.monotonic()
+        self.started_at = datetime.now(UTC)
+        #: listener name ("http", "ws", "grpc", "admin", "metrics") -> bound port
+        self.ports: dict[str, int] = {}
+        #: True once everything configured has loaded and every listener is bound
+        self.ready = False
+        #: Services attached by the server when their protocol is configured (typed loosely on
+        #: purpose: the core must not import them). Keys: "ws", "grpc", "plugins", "fixtures", "metrics".
+        self.services: dict[str, Any] = {}
+        #: Hooks run on reset (per-test isolation, POST /__mockforge/reset).
+        self.reset_hooks: list[Callable[[], None]] = []
+
+    def uptime_s(self) -> float:
+        return round(time.monotonic() - self.started_monotonic, 3)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok" if self.ready else "starting",
+            "version": self.version,
+            "uptime_s": self.uptime_s(),
+        }

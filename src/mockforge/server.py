@@ -1,0 +1,177 @@
+"""``Server``: turns a ``Config`` into running listeners on one asyncio loop, and stops them.
+
+    server = Server(load_config("examples/mockforge.yaml"))
+    await server.start()          # raises ConfigError / SpecError / ProtoError / ListenError
+    server.ports                  # {"http": 3000, "ws": 3001, "grpc": 50051, "admin": 9080}
+    await server.stop()
+
+Only HTTP always starts. WebSocket (own port), gRPC, admin and metrics listeners start when
+configured, and their libraries are imported only then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+from typing import Any
+
+from mockforge.config import Config
+from mockforge.errors import ListenError
+from mockforge.http.app import HttpMockApp
+from mockforge.http.protocol import HttpListener
+from mockforge.runtime import Runtime
+
+log = logging.getLogger("mockforge")
+
+
+class Server:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.runtime = Runtime(config)
+        self.app: HttpMockApp | None = None
+        self._listeners: list[tuple[str, HttpListener]] = []
+        self._grpc: Any = None
+        self._watch_task: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
+        self._started = False
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return self.runtime.ports
+
+    # ---- start ------------------------------------------------------------------------
+    async def start(self) -> None:
+        cfg = self.config
+        rt = self.runtime
+        spec = self._load_spec()
+        self._attach_services()
+        self.app = HttpMockApp(rt, spec)
+        if spec is not None:
+            spec.app = self.app
+        if cfg.grpc_enabled():
+            from mockforge.grpc.service import GrpcService
+
+            self._grpc = await GrpcService.create(rt)
+            rt.services["grpc"] = self._grpc
+        try:
+            await self._listen("http", self.app, cfg.http.host, cfg.http.port)
+            ws_port = cfg.ws_listener_port()
+            if ws_port is not None and "ws" in rt.services:
+                from mockforge.ws.listener import WsOnlyApp
+
+                await self._listen("ws", WsOnlyApp(rt.services["ws"]), cfg.websocket.host or cfg.http.host, ws_port)
+            if self._grpc is not None:
+                host = cfg.grpc.host or cfg.http.host
+                try:
+                    rt.ports["grpc"] = await self._grpc.start(host, cfg.grpc_listener_port())
+                except OSError as exc:
+                    raise self._listen_error("grpc", host, cfg.grpc_listener_port(), exc) from None
+            admin_port = cfg.admin_listener_port()
+            if admin_port is not None:
+                await self._listen("admin", HttpMockApp(rt, spec, admin_only=True), cfg.admin.host, admin_port)
+            metrics_port = cfg.metrics_listener_port()
+            if metrics_port is not None and "metrics" in rt.services:
+                from mockforge.metrics import MetricsApp
+
+                m = cfg.observability.metrics
+                await self._listen("metrics", MetricsApp(rt, m.path), m.host, metrics_port)
+        except BaseException:
+            await self.stop(timeout=0.5)
+            raise
+        if cfg.http.watch:
+            from mockforge.watch import start_watching
+
+            self._watch_task = start_watching(self)
+        rt.ready = True
+        self._started = True
+
+    def _load_spec(self) -> Any:
+        cfg = self.config
+        if not cfg.http.specs:
+            return None
+        from mockforge.http.mock import SpecAnswerer
+        from mockforge.openapi.loader import load_specs
+
+        model = load_specs(list(cfg.http.specs), cache_dir=cfg.core.cache_dir)
+        for warning in model.warnings:
+            log.warning("%s", warning)
+        answerer = SpecAnswerer(self.runtime, model)
+        for warning in getattr(answerer.planner, "warnings", []):
+            log.warning("%s", warning)
+        return answerer
+
+    def _attach_services(self) -> None:
+        """Create the services the config asks for (each imports its own libraries)."""
+        from mockforge.services import attach_services
+
+        attach_services(self.runtime)
+
+    async def _listen(self, name: str, app: Any, host: str, port: int) -> None:
+        listener = HttpListener(app, host, port)
+        try:
+            bound = await listener.start()
+        except OSError as exc:
+            raise self._listen_error(name, host, port, exc) from None
+        self._listeners.append((name, listener))
+        self.runtime.ports[name] = bound
+
+    @staticmethod
+    def _listen_error(name: str, host: str, port: int, exc: OSError) -> ListenError:
+        if exc.errno == errno.EADDRINUSE:
+            return ListenError(f"port {port} on {host} is already in use", where=f"{name} listener")
+        return ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", where=f"{name} listener")
+
+    # ---- stop -------------------------------------------------------------------------
+    async def stop(self, timeout: float | None = None) -> None:
+        """Stop gracefully: in-flight requests finish within ``timeout`` (http.graceful_timeout_ms)."""
+        if timeout is None:
+            timeout = self.config.http.graceful_timeout_ms / 1000
+        rt = self.runtime
+        rt.ready = False
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            self._watch_task = None
+        hub = rt.services.get("ws")
+        if hub is not None:
+            try:
+                await hub.close_all()
+            except Exception:  # closing must go on whatever a connection does
+                log.exception("closing WebSocket connections failed")
+        await asyncio.gather(*(lst.stop(timeout) for _, lst in self._listeners), return_exceptions=True)
+        self._listeners.clear()
+        if self._grpc is not None:
+            try:
+                await self._grpc.stop(timeout)
+            except Exception:
+                log.exception("stopping gRPC failed")
+            self._grpc = None
+        for name in ("fixtures", "plugins"):
+            svc = rt.services.get(name)
+            close = getattr(svc, "aclose", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:
+                    log.exception("closing %s failed", name)
+        self._stopped.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    def describe(self) -> list[str]:
+        """One line per bound listener, for the CLI's start message."""
+        cfg = self.config
+        lines = []
+        names = {
+            "http": ("HTTP", cfg.http.host),
+            "ws": ("WebSocket", cfg.websocket.host or cfg.http.host),
+            "grpc": ("gRPC", cfg.grpc.host or cfg.http.host),
+            "admin": ("admin API", cfg.admin.host),
+            "metrics": ("metrics", cfg.observability.metrics.host),
+        }
+        for key, port in self.runtime.ports.items():
+            label, host = names.get(key, (key, cfg.http.host))
+            scheme = "http"
+            lines.append(f"{label:<10} {scheme}://{host}:{port}" if key != "grpc" else f"{label:<10} {host}:{port}")
+        return lines
