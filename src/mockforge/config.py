@@ -395,6 +395,25 @@ def _where(exc: msgspec.ValidationError) -> tuple[str, str]:
     return path, reason
 
 
+def _choices(dotted: str) -> list[str]:
+    """The allowed values of a Literal-typed key, for error messages."""
+    import typing
+
+    cur: Any = Config
+    for part in dotted.split("."):
+        if not (isinstance(cur, type) and issubclass(cur, msgspec.Struct)):
+            return []
+        hints = typing.get_type_hints(cur)
+        if part not in hints:
+            return []
+        cur = hints[part]
+        if typing.get_origin(cur) is list and part != dotted.split(".")[-1]:
+            cur = typing.get_args(cur)[0]
+    if typing.get_origin(cur) is typing.Literal:
+        return [str(a) for a in typing.get_args(cur)]
+    return []
+
+
 def build_config(
     data: Mapping[str, Any] | None = None,
     *,
@@ -443,6 +462,9 @@ def build_config(
         cfg = msgspec.convert(raw, Config, strict=False)
     except msgspec.ValidationError as exc:
         path, reason = _where(exc)
+        choices = _choices(path)
+        if choices:
+            reason = f"{reason}; expected one of: {', '.join(choices)}"
         raise ConfigError(reason, file=file or "<config>", where=path or None) from None
     _check(cfg, file)
     return cfg
