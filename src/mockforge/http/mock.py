@@ -70,6 +70,15 @@ class SpecAnswerer:
         status = self.validation.status
         return error_response(status, "validation_failed", f"request does not match {op.key}", details)
 
+    def validate_route(self, request: Request) -> Response | None:
+        """Validate a request answered by a stub with ``validate: true`` against its spec route."""
+        match = self.routes.match(request.method, request.path)
+        if not isinstance(match, Matched):
+            return None
+        if request.route is None:
+            request.route = match.template
+        return self.validate(request, match.operation, match.params)
+
     async def answer(self, request: Request) -> Response:
         match = self.routes.match(request.method, request.path)
         if isinstance(match, MethodNotAllowed):

@@ -1,0 +1,224 @@
+"""Admin endpoints for stubs, verification, scenarios and faults (``/__mockforge/<subpath>``).
+
+Why hand-written: these are thin translations from HTTP to the core stores; each endpoint is a
+few lines and a framework router would add more than it saves. Request bodies are JSON, or YAML
+when the content type says so. Bad input answers 400 in the common error shape, naming the field.
+
+    POST   stubs               one stub or a list -> 201 {"stubs": [...]}
+    GET    stubs               {"stubs": [...]}
+    DELETE stubs               removes stubs added through the API -> {"removed": n}
+    GET|PUT|DELETE stubs/{id}
+    POST   verify              {"request": MATCHER, "count": {...}}
+    POST   verify/sequence     {"requests": [MATCHER, ...]}
+    GET|DELETE near-misses, unmatched
+    GET    scenarios;  POST scenarios/reset;  PUT scenarios/{name} {"state": ...}
+    GET|PUT|DELETE faults      the global fault object
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+import msgspec
+import yaml
+
+from mockforge.core.faults import FaultPolicy
+from mockforge.core.model import Request, Response
+from mockforge.core.request_log import RequestLog
+from mockforge.core.responses import detail, error_response, json_response
+from mockforge.core.scenarios import ScenarioStates
+from mockforge.core.stubs import SOURCE_API, StubStore, parse_stub, parse_stubs
+from mockforge.core.verification import verify, verify_sequence
+from mockforge.errors import MockforgeError
+
+
+class StubsAdminContext(Protocol):
+    """What the handlers need; the runtime (or a small holder) provides it (read-only)."""
+
+    @property
+    def stubs(self) -> StubStore: ...
+
+    @property
+    def scenarios(self) -> ScenarioStates: ...
+
+    @property
+    def faults(self) -> FaultPolicy: ...
+
+    @property
+    def log(self) -> RequestLog: ...
+
+
+class _BadBody(Exception):
+    pass
+
+
+def _body(request: Request) -> Any:
+    if not request.body.strip():
+        raise _BadBody("the request body is empty")
+    ctype = (request.headers.get("content-type") or "").lower()
+    try:
+        if "yaml" in ctype:
+            return yaml.safe_load(request.body)
+        return msgspec.json.decode(request.body)
+    except (yaml.YAMLError, msgspec.DecodeError) as exc:
+        kind = "YAML" if "yaml" in ctype else "JSON"
+        raise _BadBody(f"the body is not valid {kind}: {exc}") from None
+
+
+def _invalid(exc: MockforgeError, code: str = "invalid_stub") -> Response:
+    location = exc.where or "body"
+    return error_response(400, code, str(exc), [detail(location, exc.message)])
+
+
+def _not_allowed(request: Request, allowed: str) -> Response:
+    return error_response(
+        405,
+        "method_not_allowed",
+        f"{request.method} is not allowed on {request.path} (allowed: {allowed})",
+        None,
+        [("allow", allowed)],
+    )
+
+
+def _not_found(what: str) -> Response:
+    return error_response(404, "not_found", what)
+
+
+async def handle(ctx: StubsAdminContext, request: Request, subpath: str) -> Response | None:
+    """Answer ``subpath`` (what follows ``/__mockforge/``), or None when it is not ours."""
+    sub = subpath.strip("/")
+    head, _, rest = sub.partition("/")
+    try:
+        if head == "stubs":
+            return _stubs(ctx, request, unquote(rest)) if rest else _stubs_root(ctx, request)
+        if head == "verify" and rest in ("", "sequence"):
+            if request.method != "POST":
+                return _not_allowed(request, "POST")
+            return _verify(ctx, request, sequence=rest == "sequence")
+        if sub in ("near-misses", "unmatched"):
+            return _reports(ctx, request, sub)
+        if head == "scenarios":
+            return _scenarios(ctx, request, unquote(rest))
+        if sub == "faults":
+            return _faults(ctx, request)
+    except _BadBody as exc:
+        return error_response(400, "invalid_body", str(exc), [detail("body", str(exc))])
+    return None
+
+
+def _stubs_root(ctx: StubsAdminContext, request: Request) -> Response:
+    if request.method == "GET":
+        return json_response({"stubs": [s.to_dict() for s in ctx.stubs.list()]})
+    if request.method == "DELETE":
+        return json_response({"removed": ctx.stubs.remove_api_stubs()})
+    if request.method != "POST":
+        return _not_allowed(request, "GET, POST, DELETE")
+    data = _body(request)
+    try:
+        parsed = parse_stubs(data, SOURCE_API)
+    except MockforgeError as exc:
+        return _invalid(exc)
+    stored = [ctx.stubs.add(s) for s in parsed]
+    return json_response({"stubs": [s.to_dict() for s in stored]}, 201)
+
+
+def _stubs(ctx: StubsAdminContext, request: Request, stub_id: str) -> Response:
+    current = ctx.stubs.get(stub_id)
+    if request.method == "GET":
+        return json_response(current.to_dict()) if current else _not_found(f"no stub with id '{stub_id}'")
+    if request.method == "DELETE":
+        if not ctx.stubs.remove(stub_id):
+            return _not_found(f"no stub with id '{stub_id}'")
+        return json_response({"deleted": stub_id})
+    if request.method != "PUT":
+        return _not_allowed(request, "GET, PUT, DELETE")
+    data = _body(request)
+    if isinstance(data, dict):
+        data = {**data, "id": stub_id}
+    try:
+        stub = parse_stub(data, "", SOURCE_API)
+    except MockforgeError as exc:
+        return _invalid(exc)
+    stored = ctx.stubs.replace(stub_id, stub)
+    if stored is None:
+        return _not_found(f"no stub with id '{stub_id}' (POST /__mockforge/stubs creates one)")
+    return json_response(stored.to_dict())
+
+
+def _verify(ctx: StubsAdminContext, request: Request, *, sequence: bool) -> Response:
+    data = _body(request)
+    if not isinstance(data, dict):
+        return error_response(
+            400, "invalid_body", "expected a JSON object", [detail("body", "expected an object")]
+        )
+    try:
+        if sequence:
+            patterns = data.get("requests")
+            if not isinstance(patterns, list):
+                return error_response(
+                    400,
+                    "invalid_verification",
+                    'expected {"requests": [MATCHER, ...]}',
+                    [detail("requests", "expected a list of request matchers")],
+                )
+            return json_response(verify_sequence(ctx.log, patterns))
+        return json_response(verify(ctx.log, data.get("request"), data.get("count")))
+    except MockforgeError as exc:
+        return _invalid(exc, "invalid_verification")
+
+
+def _reports(ctx: StubsAdminContext, request: Request, sub: str) -> Response:
+    if request.method == "DELETE":
+        ctx.stubs.clear_reports()
+        return json_response({"cleared": True})
+    if request.method != "GET":
+        return _not_allowed(request, "GET, DELETE")
+    if sub == "unmatched":
+        return json_response({"requests": ctx.stubs.unmatched()})
+    return json_response({"near_misses": ctx.stubs.near_miss_log()})
+
+
+def _scenarios(ctx: StubsAdminContext, request: Request, name: str) -> Response:
+    if not name:
+        if request.method != "GET":
+            return _not_allowed(request, "GET")
+        return json_response(
+            {"scenarios": [{"name": n, "state": s} for n, s in ctx.scenarios.list().items()]}
+        )
+    if name == "reset":
+        if request.method != "POST":
+            return _not_allowed(request, "POST")
+        ctx.scenarios.reset()
+        return json_response(
+            {"scenarios": [{"name": n, "state": s} for n, s in ctx.scenarios.list().items()]}
+        )
+    if request.method != "PUT":
+        return _not_allowed(request, "PUT")
+    data = _body(request)
+    state = data.get("state") if isinstance(data, dict) else None
+    if not isinstance(state, str) or not state:
+        return error_response(
+            400,
+            "invalid_scenario",
+            'expected {"state": "<name>"}',
+            [detail("state", "expected a state name")],
+        )
+    ctx.scenarios.set(name, state)
+    return json_response({"name": name, "state": state})
+
+
+def _faults(ctx: StubsAdminContext, request: Request) -> Response:
+    if request.method == "GET":
+        return json_response({"fault": ctx.faults.global_fault()})
+    if request.method == "DELETE":
+        ctx.faults.clear_global()
+        return json_response({"fault": None})
+    if request.method != "PUT":
+        return _not_allowed(request, "GET, PUT, DELETE")
+    data = _body(request)
+    try:
+        spec = ctx.faults.set_global(data)
+    except MockforgeError as exc:
+        return _invalid(exc, "invalid_fault")
+    return json_response({"fault": spec.to_dict()})

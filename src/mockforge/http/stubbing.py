@@ -1,0 +1,139 @@
+"""The stub step of the HTTP pipeline: find a stub, optionally validate the request against the
+spec route, build the answer (template, plugin), then apply the stub's fault and delay.
+
+It also owns the stub/scenario/fault stores the admin API edits (``admin_stubs`` talks to this
+object through ``StubsAdminContext``), so the admin API, the Python API and hot reload share them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mockforge.core.faults import FaultPolicy, apply_fault
+from mockforge.core.model import Request, Response
+from mockforge.core.request_log import RequestLog
+from mockforge.core.scenarios import ScenarioStore
+from mockforge.core.stubs import InMemoryStubStore, StubStore, load_file, near_miss_details, parse_config_routes
+from mockforge.errors import StubError
+
+if TYPE_CHECKING:
+    from mockforge.http.app import HttpMockApp
+    from mockforge.runtime import Runtime
+
+log = logging.getLogger("mockforge.stubs")
+
+CONFIG_SOURCE = "config"
+
+
+class StubService:
+    def __init__(self, runtime: Runtime) -> None:
+        cfg = runtime.config
+        self.runtime = runtime
+        self.scenario_store = ScenarioStore()
+        self.store = InMemoryStubStore(
+            self.scenario_store, max_unmatched=cfg.core.max_unmatched, max_near_misses=cfg.core.max_near_misses
+        )
+        self.fault_policy = FaultPolicy(cfg.core)
+        self.expand = cfg.http.response_template_expand
+        self.problems: list[str] = []
+        self.stubs_dir: str | None = cfg.http.stubs_dir
+        if self.stubs_dir is None and Path("stubs").is_dir():
+            self.stubs_dir = str(Path("stubs").resolve())
+        self.load_config_routes(cfg.http.routes)
+        if self.stubs_dir is not None:
+            if not Path(self.stubs_dir).is_dir():
+                self._problem(f"{self.stubs_dir}: http.stubs_dir is not a folder")
+            else:
+                _, problems = self.store.load_dir(self.stubs_dir)
+                for p in problems:
+                    self._problem(p)
+
+    # ---- StubsAdminContext ------------------------------------------------------------
+    @property
+    def stubs(self) -> StubStore:
+        return self.store
+
+    @property
+    def scenarios(self) -> ScenarioStore:
+        return self.scenario_store
+
+    @property
+    def faults(self) -> FaultPolicy:
+        return self.fault_policy
+
+    @property
+    def log(self) -> RequestLog:
+        return self.runtime.log
+
+    # ---- loading and reloading ----------------------------------------------------------
+    def _problem(self, line: str) -> None:
+        self.problems.append(line)
+        log.warning("%s", line)
+
+    def load_config_routes(self, routes: list[dict[str, Any]]) -> None:
+        stubs, problems = parse_config_routes(routes)
+        for p in problems:
+            self._problem(p)
+        self.store.replace_source(CONFIG_SOURCE, stubs)
+
+    def reload_file(self, path: str) -> bool:
+        """Re-read one stub file (or drop its stubs when it is gone); a bad edit keeps the last good
+        version and is reported once."""
+        source = str(Path(path).resolve())
+        if not Path(path).exists():
+            self.store.replace_source(source, [])
+            return True
+        try:
+            stubs = load_file(path)
+        except StubError as exc:
+            log.warning("stub file not reloaded, the last good version stays: %s", exc)
+            return False
+        self.store.replace_source(source, stubs)
+        return True
+
+    def reset(self) -> None:
+        self.store.remove_api_stubs()
+        self.scenario_store.reset()
+        self.store.clear_reports()
+
+    # ---- the pipeline step --------------------------------------------------------------
+    async def answer(self, request: Request, app: HttpMockApp) -> Response | None:
+        match = self.store.find(request)
+        if match is None:
+            return None
+        stub = match.stub
+        request.path_params = match.path_params
+        if stub.validate and app.spec is not None:
+            refused = app.spec.validate_route(request)
+            if refused is not None:
+                return refused
+        definition = stub.response
+        if definition.plugin:
+            plugins = self.runtime.services.get("plugins")
+            if plugins is None:
+                from mockforge.core.responses import error_response
+
+                return error_response(500, "plugin_unavailable", f"plugin '{definition.plugin}' is not loaded")
+            resp: Response = await plugins.generate_response(definition.plugin, request, request.route)
+            resp.source = f"stub:{stub.id}"
+        else:
+            resp = match.build_response(request, expand=self.expand)
+        if definition.fault is not None:
+            decision = self.fault_policy.stub_fault(stub.id, definition.fault)
+        else:
+            decision = self.fault_policy.fault_for(None, ())
+        if decision is not None:
+            resp = apply_fault(decision, resp)
+        delay = definition.delay_ms / 1000 if definition.delay_ms else self.fault_policy.latency_for(None, ())
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return resp
+
+    def near_miss_details(self, request: Request) -> list[dict[str, Any]]:
+        return near_miss_details(self.store.report_miss(request))
+
+    def routes_info(self) -> list[dict[str, Any]]:
+        return [s.to_dict() for s in self.store.list()]
