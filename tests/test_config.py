@@ -58,7 +58,7 @@ def test_profile_from_env_and_lists_replaced(tmp_path: Path) -> None:
 
 def test_unknown_profile_is_an_error(tmp_path: Path) -> None:
     f = write(tmp_path, "profiles: {ci: {}}\n")
-    with pytest.raises(ConfigError, match="unknown profile 'nope' .known: ci"):
+    with pytest.raises(ConfigError, match=r"unknown profile 'nope' .known: ci"):
         load_config(str(f), profile="nope", env={})
 
 

@@ -113,9 +113,9 @@ async def _serve(cfg: Any) -> None:
 
     server = Server(cfg)
     await server.start()
-    click.echo(f"mockforge {__version__} ready")
     for line in server.describe():
         click.echo(f"  {line}")
+    click.echo(f"mockforge {__version__} ready (SIGINT or SIGTERM stops it)")
     sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

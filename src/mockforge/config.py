@@ -44,7 +44,9 @@ class ValidationConfig(msgspec.Struct, frozen=True, kw_only=True):
 class CorsConfig(msgspec.Struct, frozen=True, kw_only=True):
     enabled: bool = True
     origins: list[str] = msgspec.field(default_factory=lambda: ["*"])
-    methods: list[str] = msgspec.field(default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+    methods: list[str] = msgspec.field(
+        default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    )
     headers: list[str] = msgspec.field(default_factory=lambda: ["*"])
     credentials: bool = False
     max_age_ms: int = 600_000

@@ -89,7 +89,7 @@ async def test_chunked_request_body_and_streamed_response(server) -> None:  # ty
     writer.write(b"POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
     assert (await read_response(reader))[2] == b"POST /x? 5"
     writer.write(b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n")
-    status, headers, body = await read_response(reader)
+    _status, headers, body = await read_response(reader)
     assert headers["transfer-encoding"] == "chunked" and body == b"one,two,three"
     writer.close()
 
@@ -162,6 +162,6 @@ async def test_graceful_stop_lets_in_flight_request_finish(server) -> None:  # t
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.1", port)
     app.release.set()
-    status, headers, body = await read_response(reader)
+    _status, headers, body = await read_response(reader)
     assert body == b"GET /slow? 0" and headers.get("connection") == "close"
     await stopping

@@ -29,7 +29,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "mockforge(spec=None, config=None, protos=None, stubs=None, seed=None): configure the mockforge fixture"
+        "markers",
+        "mockforge(spec=None, config=None, protos=None, stubs=None, seed=None): configure the mockforge fixture",
     )
 
 
