@@ -162,7 +162,7 @@ def init(directory: str, force: bool) -> None:
 
 
 def _attach_groups() -> None:
-    for module, name in (("mockforge.fixtures_cli", "fixtures"), ("mockforge.plugins.cli", "plugin")):
+    for module, name in (("mockforge.fixtures.cli", "fixtures"), ("mockforge.plugins.cli", "plugin")):
         try:
             mod = __import__(module, fromlist=[name])
         except ImportError:

@@ -172,6 +172,6 @@ class Server:
         }
         for key, port in self.runtime.ports.items():
             label, host = names.get(key, (key, cfg.http.host))
-            scheme = "http"
+            scheme = "ws" if key == "ws" else "http"
             lines.append(f"{label:<10} {scheme}://{host}:{port}" if key != "grpc" else f"{label:<10} {host}:{port}")
         return lines

@@ -45,6 +45,6 @@ def attach_services(runtime: Runtime) -> None:
         runtime.services["plugins"] = plugins
 
     if cfg.core.fixtures.mode != "off":
-        from mockforge.fixtures_service import attach_fixtures
+        from mockforge.fixtures.service import attach_fixtures
 
         attach_fixtures(runtime)
