@@ -23,6 +23,10 @@ def _plugins_configured(runtime: Runtime) -> bool:
 
 def attach_services(runtime: Runtime) -> None:
     cfg = runtime.config
+    from mockforge.metrics import attach_metrics
+
+    attach_metrics(runtime)  # always on (GET /__mockforge/metrics); prometheus_client loads at the first scrape
+
     from mockforge.http import admin_stubs
     from mockforge.http.stubbing import StubService
 

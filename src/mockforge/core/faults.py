@@ -262,6 +262,8 @@ class FaultPolicy:
     def latency_for(self, operation_id: str | None = None, tags: Sequence[str] = ()) -> float:
         """Seconds to wait (0.0 when no rule applies): operation, then the first tag with a rule,
         then global."""
+        if self.latency is None and not self.latency_by_tag and not self.latency_by_operation:
+            return 0.0
         chosen = self.latency_by_operation.get(operation_id) if operation_id else None
         if chosen is None:
             chosen = next((self.latency_by_tag[t] for t in tags if t in self.latency_by_tag), None)
@@ -284,6 +286,8 @@ class FaultPolicy:
 
     def fault_for(self, operation_id: str | None = None, tags: Sequence[str] = ()) -> FaultDecision | None:
         """A fault to inject, or None: the operation's rule, else the first tag's, else global."""
+        if self.fault is None and not self.faults_by_tag and not self.faults_by_operation:
+            return None
         if operation_id and operation_id in self.faults_by_operation:
             return self.decide(self.faults_by_operation[operation_id], f"operation:{operation_id}")
         for tag in tags:

@@ -26,17 +26,20 @@ class Headers:
     ``Headers([("Content-Type", "text/plain")]).get("content-type") == "text/plain"``
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_first", "_items")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._items: list[tuple[str, str]] = [(_intern(k.lower()), v) for k, v in items]
+        first: dict[str, str] = {}
+        for k, v in self._items:
+            first.setdefault(k, v)
+        self._first = first
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        name = name.lower()
-        for k, v in self._items:
-            if k == name:
-                return v
-        return default
+        value = self._first.get(name)
+        if value is None:
+            value = self._first.get(name.lower())
+        return default if value is None else value
 
     def get_all(self, name: str) -> list[str]:
         name = name.lower()
@@ -49,16 +52,20 @@ class Headers:
         return list(self._items)
 
     def add(self, name: str, value: str) -> None:
-        self._items.append((_intern(name.lower()), value))
+        name = _intern(name.lower())
+        self._items.append((name, value))
+        self._first.setdefault(name, value)
 
     def set(self, name: str, value: str) -> None:
         name = _intern(name.lower())
         self._items = [(k, v) for k, v in self._items if k != name]
         self._items.append((name, value))
+        self._first[name] = value
 
     def remove(self, name: str) -> None:
         name = name.lower()
         self._items = [(k, v) for k, v in self._items if k != name]
+        self._first.pop(name, None)
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._items)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -29,8 +30,19 @@ ALWAYS_REDACTED = frozenset(
 REDACTED = "<redacted>"
 
 
+_stamp_second = -1
+_stamp_prefix = ""
+
+
 def now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """UTC now as ``2026-01-02T03:04:05.678Z``; the second's text is formatted once per second."""
+    global _stamp_second, _stamp_prefix
+    now = time.time()
+    second = int(now)
+    if second != _stamp_second:
+        _stamp_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _stamp_second = second
+    return f"{_stamp_prefix}.{int((now - second) * 1000):03d}Z"
 
 
 def parse_rfc3339(text: str) -> datetime:
@@ -41,11 +53,11 @@ def parse_rfc3339(text: str) -> datetime:
     return value
 
 
+_PHRASES = {s.value: s.phrase for s in HTTPStatus}
+
+
 def status_text(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+    return _PHRASES.get(status, "")
 
 
 def excerpt(body: bytes, limit: int) -> tuple[str, bool]:

@@ -660,6 +660,8 @@ class InMemoryStubStore:
 
     def find(self, request: Request | MatchSubject) -> StubMatch | None:
         """The stub that answers ``request`` (consuming ``times`` and moving its scenario), or None."""
+        if not self._stubs:
+            return None
         subject = _subject(request)
         with self._lock:
             candidates = self._candidates(subject)

@@ -40,11 +40,18 @@ class SpecAnswerer:
         self.template_expand = cfg.http.response_template_expand
         self._templates: dict[bytes, Template] = {}
         self._plugin_routes = dict(cfg.plugins.routes)
+        self._defines: dict[str, bool] = {}
         self.app: HttpMockApp | None = None
         runtime.log.add_redacted_headers(model.api_key_headers)
 
     def defines(self, path: str) -> bool:
-        return isinstance(self.routes.match("GET", path), Matched)
+        """Whether the spec has its own GET route at ``path`` (health paths; decided once)."""
+        known = self._defines.get(path)
+        if known is None:
+            known = isinstance(self.routes.match("GET", path), Matched)
+            if len(self._defines) < 64:
+                self._defines[path] = known
+        return known
 
     def mode_for(self, op: Operation) -> str:
         return self.validation.overrides.get(op.key, self.validation.mode)

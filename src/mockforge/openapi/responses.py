@@ -339,6 +339,7 @@ class OperationResponder:
         self._static: dict[tuple[str, str | None, int], ResponseChoice] = {}
         self._headers: dict[str, list[tuple[str, str]]] = {}
         self._named: dict[tuple[str, str, str], bytes] = {}
+        self._media_cache: dict[tuple[str, str | None], Any] = {}
         #: (status key, media) -> the default example value, or MISSING to generate
         self._default_example: dict[tuple[str, str], Any] = {}
         self.default_status = self._pick_default()
@@ -392,7 +393,7 @@ class OperationResponder:
     # ---- answering
 
     def respond(self, headers: Headers, rng_key: str = "") -> ResponseChoice | ResponseProblem:
-        prefer = _parse_prefer(headers.get_all("prefer"))
+        prefer = _parse_prefer(headers.get_all("prefer")) if "prefer" in headers else {}
         wanted = headers.get(STATUS_HEADER) or prefer.get("code")
         if wanted:
             found = self._find_status(wanted.strip())
@@ -405,7 +406,13 @@ class OperationResponder:
             status_key = self.default_status
             code = 200 if not status_key.isdigit() else int(status_key)
         spec = self._responses[status_key]
-        media_name = choose_media(spec.content, headers.get("accept"))
+        accept = headers.get("accept")
+        media_key = (status_key, accept)
+        media_name = self._media_cache.get(media_key, MISSING)
+        if media_name is MISSING:
+            media_name = choose_media(spec.content, accept)
+            if len(self._media_cache) < 256:  # bounded: Accept values are client-controlled
+                self._media_cache[media_key] = media_name
         scenario = headers.get(SCENARIO_HEADER) or prefer.get("example")
         dynamic = self._planner.dynamic or prefer.get("dynamic", "").lower() == "true"
         if scenario and media_name is not None:

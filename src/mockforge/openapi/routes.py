@@ -32,6 +32,10 @@ from mockforge.openapi.model import Operation
 _PARAM = re.compile(r"\{([^{}]*)\}")
 
 
+#: Route answers remembered per (method, path) before the memo is dropped.
+_MEMO_LIMIT = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class Matched:
     operation: Operation
@@ -120,6 +124,7 @@ class RouteTable:
     """All spec routes, compiled once; ``match`` costs O(path segments) (see the module docstring)."""
 
     def __init__(self, operations: list[Operation]) -> None:
+        self._memo: dict[tuple[str, str], MatchResult] = {}
         self._root = _Node()
         self._operations = list(operations)
         #: Trie nodes entered by the last ``match`` (a debug figure: bounded by the segments).
@@ -174,7 +179,22 @@ class RouteTable:
             same.sort(key=lambda r: -len(r.query))  # routes fixing a query are tried first
 
     def match(self, method: str, path: str) -> MatchResult:
-        """Route one request path; a query string is only read for templates that fix one."""
+        """Route one request path; a query string is only read for templates that fix one.
+
+        Answers for paths seen before come from a bounded memo (paths repeat a lot in tests and
+        load; the memo is dropped when full, so a client sending endless paths costs nothing)."""
+        key = (method, path)
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        result = self._match(method, path)
+        if not isinstance(result, NotFound):
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[key] = result
+        return result
+
+    def _match(self, method: str, path: str) -> MatchResult:
         path, _, raw_query = path.partition("?")
         raw = _segments(path)
         segments = [unquote(s) if "%" in s else s for s in raw]

@@ -39,6 +39,8 @@ from mockforge.openapi.model import MediaType, Operation, Parameter, Schema
 MAX_PROBLEMS = 20
 #: Reasons longer than this are cut (jsonschema messages may quote whole instances).
 MAX_REASON = 200
+#: Remembered validation answers per operation for bodyless requests (see ``validate``).
+_MEMO_LIMIT = 1024
 _DEFS_PREFIX = "#/$defs/"
 _INT_RE = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _NUM_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
@@ -512,6 +514,7 @@ class OperationValidator:
             else:
                 self._exact[check.media] = check
         self._documented = ", ".join(body.content) if body else ""
+        self._memo: dict[tuple[str, ...], tuple[Problem, ...]] = {}
         self._has_body = bool(body and body.content)
 
     def _media(self, media: str) -> _BodyCheck | None:
@@ -526,6 +529,20 @@ class OperationValidator:
         return self._ranges.get(major) or self._any
 
     def validate(self, request: Request, path_params: dict[str, str]) -> list[Problem]:
+        # A request without a body whose operation reads no headers or cookies is decided by its
+        # path and query alone: remember those answers (bounded; the key is client-controlled).
+        cacheable = not request.body and not self._header and not self._cookie and not self._body_required
+        if cacheable:
+            key = (request.path, request.raw_query, *path_params.values())
+            hit = self._memo.get(key)
+            if hit is not None:
+                return list(hit)
+        out = self._validate(request, path_params)
+        if cacheable and len(self._memo) < _MEMO_LIMIT:
+            self._memo[key] = tuple(out)
+        return out
+
+    def _validate(self, request: Request, path_params: dict[str, str]) -> list[Problem]:
         out: list[Problem] = []
         for p in self._path:
             text = path_params.get(p.param.name)
