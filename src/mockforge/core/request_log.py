@@ -28,6 +28,12 @@ ALWAYS_REDACTED = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key", "apikey"}
 )
 REDACTED = "<redacted>"
+#: Headers whose values repeat across requests; their values are stored once (bounded).
+_REPEATING = frozenset(
+    {"host", "user-agent", "accept", "accept-encoding", "accept-language", "connection", "content-type",
+     "origin", "referer", "cache-control", "pragma", "sec-fetch-mode", "sec-fetch-site", "sec-fetch-dest"}
+)
+_SHARED_LIMIT = 4096
 
 
 _stamp_second = -1
@@ -81,6 +87,7 @@ class RequestLog:
         self.total = 0
         #: Called with each appended entry (metrics, WS/gRPC counters); must be cheap.
         self.listeners: list[Callable[[LogEntry], None]] = []
+        self._shared: dict[str, str] = {}
 
     # ---- writing ---------------------------------------------------------------
     def add_redacted_headers(self, names: Iterable[str]) -> None:
@@ -92,9 +99,13 @@ class RequestLog:
     def redact_headers(self, items: Iterable[tuple[str, str]]) -> dict[str, str]:
         out: dict[str, str] = {}
         redact = self._redact
+        shared = self._shared
         for k, v in items:
             if k in redact:
                 v = REDACTED
+            elif k in _REPEATING:
+                # the same few values arrive on every request: keep one copy of each
+                v = shared.setdefault(v, v) if len(shared) < _SHARED_LIMIT else shared.get(v, v)
             out[k] = f"{out[k]}, {v}" if k in out and v != REDACTED else v
         return out
 
