@@ -55,6 +55,8 @@ _MIN_KEYS = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minPropert
 _MAX_KEYS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains")
 _SUBSCHEMA_KEYS = ("items", "additionalProperties", "propertyNames", "contains", "unevaluatedProperties")
 _HEAVY = 100  # weight of a reference still being compiled (a recursion)
+#: Values of distinct types, to make a value fail one ``oneOf`` alternative (``_separate``).
+_SPOILERS: tuple[Any, ...] = (True, "x", 0.5, [], {}, None)
 
 
 class _Unsat(Exception):
@@ -785,29 +787,64 @@ class DataGenerator:
         by_weight = sorted(range(len(nodes)), key=lambda i: nodes[i].weight)
 
         def gen(rng: random.Random, d: int) -> Any:
-            if exclusive and not validators:
+            if (exclusive or prop) and not validators:
                 validators.extend(self.validator(a) for a in alts)
             order = by_weight if d >= max_depth else rng.sample(range(len(nodes)), len(nodes))
-            last: Any = None
-            failed = True
             for i in (order * 2)[: max(4, len(order))]:
                 try:
                     value = nodes[i].gen(rng, d)
                 except _Unsat:
                     continue
                 if prop and keys[i] is not None and isinstance(value, dict):
-                    value[prop] = keys[i]
+                    # a mapping that points elsewhere (or a def name the property's enum lacks)
+                    # must not make the value invalid for its own alternative
+                    tagged = {**value, prop: keys[i]}
+                    check = validators[i]
+                    if check is None or check.is_valid(tagged) or not check.is_valid(value):
+                        value = tagged
                 if not exclusive:
                     return value
-                matches = sum(1 for v in validators if v is None or v.is_valid(value))
-                if matches == 1:
+                matches = [j for j, v in enumerate(validators) if v is None or v.is_valid(value)]
+                if len(matches) > 1 and i in matches and isinstance(value, dict):
+                    value = self._separate(value, i, alts, validators)
+                    matches = [j for j, v in enumerate(validators) if v is None or v.is_valid(value)]
+                if len(matches) == 1:
                     return value
-                last, failed = value, False
-            if failed:
-                raise _Unsat(kw)
-            return last
+            # no value matched exactly one alternative: an optional property is left out
+            raise _Unsat(kw)
 
         return _Node(gen, nodes[by_weight[0]].weight)
+
+    def _separate(self, value: dict[str, Any], i: int, alts: list[Any], validators: list[Any]) -> dict[str, Any]:
+        """``value`` (valid for ``alts[i]``) made invalid for the other alternatives it also
+        matches: a property another alternative declares, and ``alts[i]`` does not, gets a value of
+        a type that alternative rejects (JSON Schema's ``oneOf`` ignores ``discriminator``)."""
+        try:
+            mine = self.flatten(alts[i]).get("properties") or {}
+        except (KeyError, TypeError):
+            return value
+        own = validators[i]
+        for j, other in enumerate(validators):
+            if j == i or other is None or not other.is_valid(value):
+                continue
+            try:
+                theirs = self.flatten(alts[j]).get("properties") or {}
+            except (KeyError, TypeError):
+                continue
+            done = False
+            for key, sub in theirs.items():
+                if key in mine or key in value:
+                    continue
+                for spoiler in _SPOILERS:
+                    if self.is_valid(sub, spoiler):
+                        continue
+                    trial = {**value, key: spoiler}
+                    if (own is None or own.is_valid(trial)) and not other.is_valid(trial):
+                        value, done = trial, True
+                        break
+                if done:
+                    break
+        return value
 
     def _not(self, schema: dict[str, Any], name: str | None, hint: str | None, prefer: bool) -> _Node:
         negated = schema["not"]
@@ -1134,7 +1171,10 @@ class DataGenerator:
                 if key in req:
                     out[key] = nodes[key].gen(rng, d + 1)
                 elif not bound and (opt_budget is None or taken < opt_budget):
-                    out[key] = nodes[key].gen(rng, d + 1)
+                    try:
+                        out[key] = nodes[key].gen(rng, d + 1)
+                    except _Unsat:  # an optional property no value satisfies is left out
+                        continue
                     taken += 1
             extra = mn - len(out)
             if is_map and not bound:

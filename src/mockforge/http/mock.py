@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("mockforge.http")
 
 
+def _target(request: Request) -> str:
+    """The path with its query: a few specs (flickr's) route on a fixed query parameter."""
+    return f"{request.path}?{request.raw_query}" if request.raw_query else request.path
+
+
 class SpecAnswerer:
     """Answers requests from the loaded OpenAPI model.
 
@@ -79,7 +84,7 @@ class SpecAnswerer:
 
     def validate_route(self, request: Request) -> Response | None:
         """Validate a request answered by a stub with ``validate: true`` against its spec route."""
-        match = self.routes.match(request.method, request.path)
+        match = self.routes.match(request.method, _target(request))
         if not isinstance(match, Matched):
             return None
         if request.route is None:
@@ -87,7 +92,7 @@ class SpecAnswerer:
         return self.validate(request, match.operation, match.params)
 
     async def answer(self, request: Request) -> Response:
-        match = self.routes.match(request.method, request.path)
+        match = self.routes.match(request.method, _target(request))
         if isinstance(match, MethodNotAllowed):
             allow = ", ".join(match.allow)
             request.route = match.template
