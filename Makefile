@@ -30,5 +30,9 @@ bench: $(STAMP)
 loadtest: $(STAMP)
 	bash tests/load/run_all.sh
 
+plugins: $(STAMP)
+	cd examples/plugins/as-greeter && npm ci --no-audit --no-fund && npm run build
+	for d in examples/plugins/*/; do $(BIN)/mockforge plugin validate $$d || exit 1; done
+
 clean:
 	rm -rf $(VENV) .mockforge-cache
