@@ -146,6 +146,8 @@ class RequestLog:
         if self.max_entries <= 0:
             self.evicted += 1
             self.total += 1
+            for fn in self.listeners:
+                fn(entry)
             return
         with self._lock:
             if len(self._entries) == self.max_entries:

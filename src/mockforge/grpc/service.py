@@ -368,6 +368,9 @@ class _Call:
     async def run(self) -> None:
         from grpclib.exceptions import GRPCError, StreamTerminatedError
 
+        metrics = self.svc.runtime.services.get("metrics")
+        if metrics is not None:
+            metrics.in_flight("grpc", 1)
         try:
             if self.info.client_streaming and self.info.server_streaming:
                 await self._bidi()
@@ -387,6 +390,8 @@ class _Call:
             self.message = str(exc)
             raise GRPCError(_status(13), f"mock failed: {exc}"[:500]) from None
         finally:
+            if metrics is not None:
+                metrics.in_flight("grpc", -1)
             self._log()
 
     # ---- reading ---------------------------------------------------------------------------

@@ -170,9 +170,16 @@ class AdminApi:
         except OSError:
             pass
         cfg = rt.config
+        metrics = rt.services.get("metrics")
+        # since start, from the metrics counters (the log forgets what it evicts)
+        since_start: dict[str, Any] = metrics.totals() if metrics is not None else {}
         return {
             "uptime_s": rt.uptime_s(),
             "requests_total": rt.log.total,
+            "requests_by_protocol": since_start.get("requests_by_protocol", {}),
+            "errors_by_protocol": since_start.get("errors_by_protocol", {}),
+            "ws_connections_active": since_start.get("ws_connections_active", 0),
+            "ws_messages": since_start.get("ws_messages", {"in": 0, "out": 0}),
             "requests_in_log_by_protocol": counts,
             "log": {"entries": len(rt.log), "capacity": rt.log.max_entries, "evicted": rt.log.evicted},
             "rss_bytes": rss,

@@ -67,6 +67,7 @@ class HttpMockApp:
         cfg = runtime.config
         self.max_body_bytes = cfg.http.max_body_bytes
         self.admin = AdminApi(runtime)
+        self._metrics: Any = None if admin_only else runtime.services.get("metrics")
         host = cfg.admin.host if admin_only else cfg.http.host
         # The admin paths on a non-loopback HTTP host need a token, or are off.
         self.admin_open = admin_only or is_loopback(host) or cfg.admin.token is not None
@@ -105,6 +106,9 @@ class HttpMockApp:
         rt.log.append(entry)
 
     async def handle(self, request: Request) -> Response:
+        metrics = self._metrics
+        if metrics is not None:
+            metrics.in_flight("http", 1)
         try:
             resp = await self._dispatch(request)
         except asyncio.CancelledError:
@@ -112,6 +116,11 @@ class HttpMockApp:
         except Exception:
             log.exception("error answering %s %s", request.method, request.path)
             resp = error_response(500, "internal_error", "mockforge failed to answer this request; see its log")
+        finally:
+            if metrics is not None:
+                metrics.in_flight("http", -1)
+        if resp.transport_fault and metrics is not None:
+            metrics.error("http", "transport_fault")
         if self.cors:
             self._add_cors(request, resp)
         return resp

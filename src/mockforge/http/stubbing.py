@@ -106,6 +106,10 @@ class StubService:
             return None
         stub = match.stub
         request.path_params = match.path_params
+        path = stub.request.path
+        if request.route is None and path is not None:
+            # the stub's path (template, glob or regex text) labels the log entry and metrics
+            request.route = path.text
         if stub.validate and app.spec is not None:
             refused = app.spec.validate_route(request)
             if refused is not None:

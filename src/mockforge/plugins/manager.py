@@ -287,22 +287,48 @@ class PluginManager:
         if plugin is None:
             raise PluginCallError(plugin_id, "is not loaded", 500, "plugin_not_found")
         payload = orjson.dumps({"name": name, "args": args, "config": plugin.manifest.config})
-        plugin.enter()
-        return plugin.run("template_function", payload, self.config.max_failures, _template_value)
+        try:
+            plugin.enter()
+            result = plugin.run("template_function", payload, self.config.max_failures, _template_value)
+        except PluginCallError as exc:
+            self._count(plugin_id, exc)
+            raise
+        self._count(plugin_id, None)
+        return result
 
     async def _call(
         self, plugin: Plugin, entry: str, payload: dict[str, Any], convert: Callable[[Any], T]
     ) -> T:
         data = orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
-        plugin.enter()
+        try:
+            plugin.enter()
+        except PluginCallError as exc:
+            self._count(plugin.id, exc)
+            raise
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(
+            result = await loop.run_in_executor(
                 self._pool(), plugin.run, entry, data, self.config.max_failures, convert
             )
         except RuntimeError:  # executor shut down: the slot was taken but run() never ran
             plugin.leave(None, 0)
             raise
+        except PluginCallError as exc:
+            self._count(plugin.id, exc)
+            raise
+        self._count(plugin.id, None)
+        return result
+
+    def _count(self, plugin_id: str, failure: PluginCallError | None) -> None:
+        """Report one call to the metrics: ok, failed, busy or disabled."""
+        metrics = self.runtime.services.get("metrics")
+        if metrics is None:
+            return
+        if failure is None:
+            outcome = "ok"
+        else:
+            outcome = {"plugin_busy": "busy", "plugin_disabled": "disabled"}.get(failure.code, "failed")
+        metrics.plugin_call(plugin_id, outcome)
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:

@@ -192,11 +192,17 @@ class WebSocketHub:
         session = Session(self, route, ws_request, conn, proto, f"{self._prefix}-{next(self._ids)}")
         self._sessions[session.id] = session
         self._by_path.setdefault(route.path, {})[session.id] = session
+        metrics = self.runtime.services.get("metrics")
+        if metrics is not None:
+            metrics.ws_connections(1)
         session.open(handshake)
         return None
 
     def _forget(self, session: Session) -> None:
-        self._sessions.pop(session.id, None)
+        if self._sessions.pop(session.id, None) is not None:
+            metrics = self.runtime.services.get("metrics")
+            if metrics is not None:
+                metrics.ws_connections(-1)
         on_path = self._by_path.get(session.path)
         if on_path is not None:
             on_path.pop(session.id, None)
