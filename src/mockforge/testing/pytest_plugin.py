@@ -5,9 +5,11 @@
         assert my_client(mockforge.url).get_user(1)["id"] == 1
         mockforge.verify("GET", "/users/1", times=1)
 
-Configure with ``@pytest.mark.mockforge(spec=..., config=..., protos=..., stubs=...)`` or the ini
-options ``mockforge_spec`` and ``mockforge_config``. Servers bind port 0, so xdist workers never
-clash. Nothing is imported from mockforge's server until a fixture is used.
+Configure with ``@pytest.mark.mockforge(spec=..., config=..., protos=..., stubs=..., seed=...)``
+(function-scope fixture only) or the ini options ``mockforge_spec`` and ``mockforge_config``
+(both fixtures); relative paths are taken from the rootdir. Servers bind port 0, so xdist workers
+never clash. This module is loaded in every pytest run once mockforge is installed, so it imports
+nothing of mockforge until a collected test asks for one of the fixtures.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ import pytest
 
 if TYPE_CHECKING:
     from mockforge.testing.server import MockServer
+
+_FIXTURES = frozenset({"mockforge", "mockforge_session"})
+_MARKER_KEYS = ("spec", "config", "protos", "stubs", "seed")
+_PATH_KEYS = ("spec", "config", "protos", "stubs")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,20 +40,93 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _options(request: pytest.FixtureRequest, *, use_marker: bool) -> dict[str, Any]:
-    root = Path(str(request.config.rootpath))
+def _resolve(value: Any, base: Path) -> Any:
+    """Relative paths (also in a list) from ``base``; dicts (a config, stubs) are left alone."""
+    if isinstance(value, list):
+        return [_resolve(v, base) for v in value]
+    if isinstance(value, str | Path) and not Path(value).is_absolute():
+        return str(base / value)
+    return value
+
+
+def _options(config: pytest.Config, node: pytest.Item | None) -> dict[str, Any]:
+    """Constructor arguments from the ini options, then the marker of ``node`` (when given)."""
+    root = Path(str(config.rootpath))
+    ini_base = Path(str(config.inipath)).parent if config.inipath is not None else root
     opts: dict[str, Any] = {}
-    spec = request.config.getini("mockforge_spec")
-    cfg = request.config.getini("mockforge_config")
+    spec = config.getini("mockforge_spec")
+    cfg = config.getini("mockforge_config")
     if spec:
-        opts["spec"] = str(root / spec)
+        opts["spec"] = str(ini_base / spec)
     if cfg:
-        opts["config"] = str(root / cfg)
-    if use_marker:
-        marker = request.node.get_closest_marker("mockforge")
-        if marker is not None:
-            opts.update({k: v for k, v in marker.kwargs.items() if v is not None})
+        opts["config"] = str(ini_base / cfg)
+    marker = node.get_closest_marker("mockforge") if node is not None else None
+    if marker is not None:
+        unknown = sorted(set(marker.kwargs) - set(_MARKER_KEYS))
+        if marker.args or unknown:
+            raise pytest.UsageError(
+                f"{node.nodeid if node else ''}: @pytest.mark.mockforge takes keyword arguments "
+                f"{', '.join(_MARKER_KEYS)} (got {', '.join(unknown) or 'positional arguments'})"
+            )
+        for key, value in marker.kwargs.items():
+            if value is not None:
+                opts[key] = _resolve(value, root) if key in _PATH_KEYS else value
     return opts
+
+
+def _problem(opts: dict[str, Any]) -> str | None:
+    """What is wrong with these options (config, spec), as ``mockforge serve`` would say it."""
+    from mockforge.errors import MockforgeError
+    from mockforge.testing.server import make_config
+
+    try:
+        cfg = make_config(**opts)
+        if cfg.http.specs:
+            from mockforge.openapi.loader import load_specs
+
+            load_specs(list(cfg.http.specs), cache_dir=cfg.core.cache_dir)
+    except MockforgeError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _xdist_role(config: pytest.Config) -> str | None:
+    if hasattr(config, "workerinput"):
+        return "worker"
+    return "controller" if getattr(config.option, "numprocesses", None) else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under xdist the controller collects nothing, so it checks the ini options here (a worker
+    stopping the run in its collection would crash xdist; a bad marker fails its tests instead)."""
+    config = session.config
+    if _xdist_role(config) != "controller":
+        return
+    if config.getini("mockforge_spec") or config.getini("mockforge_config"):
+        problem = _problem(_options(config, None))
+        if problem is not None:
+            raise pytest.UsageError(f"mockforge: {problem}")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Check the config and spec of every server the collected tests will start, so that a
+    mistake stops the run before any test runs instead of failing each test."""
+    if _xdist_role(config) == "worker":
+        return
+    checked: dict[str, str | None] = {}
+    for item in items:
+        names = _FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if not names:
+            continue
+        node = item if "mockforge" in names else None
+        opts = _options(config, node)
+        key = repr(sorted(opts.items()))
+        if key not in checked:
+            checked[key] = _problem(opts)
+        problem = checked[key]
+        if problem is not None:
+            where = f" (used by {item.nodeid})" if node is not None and node.get_closest_marker("mockforge") else ""
+            raise pytest.UsageError(f"mockforge: {problem}{where}")
 
 
 @pytest.fixture
@@ -55,8 +134,7 @@ def mockforge(request: pytest.FixtureRequest) -> Iterator[MockServer]:
     """A fresh in-process mock server for one test (function scope)."""
     from mockforge.testing.server import MockServer
 
-    server = MockServer(**_options(request, use_marker=True))
-    with server:
+    with MockServer(**_options(request.config, request.node)) as server:
         yield server
 
 
@@ -64,15 +142,14 @@ def mockforge(request: pytest.FixtureRequest) -> Iterator[MockServer]:
 def _mockforge_session_server(request: pytest.FixtureRequest) -> Iterator[MockServer]:
     from mockforge.testing.server import MockServer
 
-    server = MockServer(**_options(request, use_marker=False))
-    with server:
+    with MockServer(**_options(request.config, None)) as server:
         yield server
 
 
 @pytest.fixture
 def mockforge_session(_mockforge_session_server: MockServer) -> Iterator[MockServer]:
-    """One server for the whole session; what a test adds (stubs, scenario state, log entries)
-    is removed after it."""
+    """One server for the whole session (per xdist worker); what a test adds (stubs, scenario
+    state, global fault, log entries) is removed after it."""
     server = _mockforge_session_server
     mark = server.checkpoint()
     try:

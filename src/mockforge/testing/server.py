@@ -8,24 +8,43 @@
     async with MockServer(spec="petstore.yaml") as mock:   # on the caller's event loop
         ...
 
-Sync use runs the server on its own event loop in a daemon thread; async use runs it on the
-caller's loop. Every listener binds port 0 unless told otherwise. Stubs, verification and the log
-go through the same objects as the admin API (no second implementation).
+Sync use runs the server on its own uvloop loop in a daemon thread; async use runs it on the
+caller's loop. Every listener binds port 0. Stubs, verification and the log go through the same
+objects as the admin API (``runtime.services["stubs"]``, ``runtime.log``, ``core.verification``),
+so there is no second implementation. The stub, scenario and log stores take locks, so the test
+thread edits them directly; what is not thread-safe (gRPC stubs) or must see the loop idle
+(verification right after an answer) is run on the server's loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import os
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
 
 from mockforge.config import Config, build_config, read_config_file
+from mockforge.core.scenarios import STARTED
+from mockforge.core.stubs import SOURCE_API, Stub, parse_stub
+from mockforge.core.verification import verify as verify_log
 from mockforge.server import Server
+
+if TYPE_CHECKING:
+    from mockforge.http.stubbing import StubService
+
+T = TypeVar("T")
+#: Seconds to wait for the server loop before giving up on a call into it.
+_LOOP_TIMEOUT = 10.0
+#: Logged requests listed in a failed verification's message.
+_SHOWN_REQUESTS = 10
 
 _live: weakref.WeakSet[MockServer] = weakref.WeakSet()
 
@@ -41,6 +60,13 @@ def _stop_all_at_exit() -> None:
 atexit.register(_stop_all_at_exit)
 
 
+def _user_cache_dir() -> str:
+    """Where compiled protos and parsed large specs are cached across test runs (content-keyed,
+    so sharing it between projects is safe); the CLI's default is ``./.mockforge-cache``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(base) / "mockforge")
+
+
 def make_config(
     *,
     config: Mapping[str, Any] | str | Path | None = None,
@@ -50,7 +76,8 @@ def make_config(
     seed: int | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Config:
-    """A config for tests: the given file or dict, the keyword arguments, every port 0."""
+    """A config for tests: the given file or dict, the keyword arguments, every port 0.
+    ``ConfigError`` (with the file and key) when it is wrong, as ``mockforge serve`` reports it."""
     file: str | None = None
     data: dict[str, Any]
     if isinstance(config, str | Path):
@@ -72,6 +99,10 @@ def make_config(
         overrides["http.routes"] = [*http.get("routes", []), *stubs]
     elif stubs is not None:
         overrides["http.stubs_dir"] = str(Path(stubs).resolve())
+    core = data.get("core") if isinstance(data.get("core"), dict) else {}
+    assert isinstance(core, dict)
+    if "cache_dir" not in core:
+        overrides["core.cache_dir"] = _user_cache_dir()
     ws = data.get("websocket") if isinstance(data.get("websocket"), dict) else {}
     assert isinstance(ws, dict)
     if ws.get("enabled") or ws.get("port") is not None:
@@ -87,7 +118,146 @@ def make_config(
     return build_config(data, file=file, env=env if env is not None else {}, overrides=overrides)
 
 
+class StubHandle:
+    """A stub added through ``MockServer.stub``/``add_stub``; ``remove()`` takes it out again.
+    Also a context manager that removes the stub on exit."""
+
+    __slots__ = ("_server", "id")
+
+    def __init__(self, server: MockServer, stub_id: str) -> None:
+        self._server = server
+        self.id = stub_id
+
+    def remove(self) -> bool:
+        """Remove the stub; False when it was already gone (removed, reset or rolled back)."""
+        return self._server._stub_service().store.remove(self.id)
+
+    @property
+    def definition(self) -> dict[str, Any] | None:
+        """The stub as ``GET /__mockforge/stubs/{id}`` shows it, or None once removed."""
+        stub = self._server._stub_service().store.get(self.id)
+        return None if stub is None else stub.to_dict()
+
+    def __enter__(self) -> StubHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        return f"StubHandle(id={self.id!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """What ``MockServer.rollback`` returns to (read-only; take one with ``checkpoint()``)."""
+
+    log_id: int
+    stubs: Mapping[str, Stub]
+    scenarios: Mapping[str, str]
+    fault: Any
+    grpc_stubs: Mapping[str, Any]
+
+
+def _pattern(
+    method: str | None, path: Any, query: Any, headers: Any, json: Any
+) -> dict[str, Any]:
+    """The keyword arguments of ``verify`` as the MATCHER of ``POST /__mockforge/verify``."""
+    pattern: dict[str, Any] = {"method": method or "ANY", "path": path}
+    if query:
+        pattern["query"] = dict(query)
+    if headers:
+        pattern["headers"] = dict(headers)
+    if json is not None:
+        pattern["body"] = {"equals_json": json}
+    return pattern
+
+
+def _counts(times: int | None, at_least: int | None, at_most: int | None) -> list[dict[str, int]]:
+    if times is not None:
+        if at_least is not None or at_most is not None:
+            raise TypeError("verify() takes times=, or at_least=/at_most=, not both")
+        return [{"exactly": times}]
+    counts = []
+    if at_least is not None:
+        counts.append({"at_least": at_least})
+    if at_most is not None:
+        counts.append({"at_most": at_most})
+    return counts or [{"at_least": 1}]
+
+
+def _json(value: Any) -> str:
+    try:
+        return msgspec.json.encode(value).decode()
+    except (TypeError, msgspec.EncodeError):
+        return repr(value)
+
+
+def _describe(pattern: Mapping[str, Any]) -> str:
+    path = pattern["path"]
+    if not isinstance(path, str):
+        path = " ".join(f"{kind} {text!r}" for kind, text in dict(path).items())
+    text = f"{pattern['method']} {path}"
+    if pattern.get("query"):
+        text += " with query " + ", ".join(f"{k}={_json(v)}" for k, v in pattern["query"].items())
+    if pattern.get("headers"):
+        text += " with headers " + ", ".join(f"{k}: {_json(v)}" for k, v in pattern["headers"].items())
+    if "body" in pattern:
+        text += f" with JSON body {_json(pattern['body']['equals_json'])}"
+    return text
+
+
+def _plural(n: int) -> str:
+    return f"{n} time" if n == 1 else f"{n} times"
+
+
+def failure_message(pattern: Mapping[str, Any], result: Mapping[str, Any], entries: list[Any]) -> str:
+    """The text of a failed ``verify``: what was expected, what came, and the closest requests::
+
+        expected GET /pets/7 exactly 1 time, but it was received 0 times
+        Closest logged requests:
+          1. #1 GET /pets/8 (distance 0.15)
+             - path: expected "/pets/7", got "/pets/8"
+        Logged requests (1): #1 GET /pets/8 -> 404
+    """
+    ((kind, n),) = result["expected"].items()
+    wanted = kind.replace("_", " ")
+    lines = [
+        f"expected {_describe(pattern)} {wanted} {_plural(int(n))}, "
+        f"but it was received {_plural(result['count'])}"
+    ]
+    near = result.get("near_misses") or []
+    if near:
+        lines.append("Closest logged requests:")
+        for i, miss in enumerate(near, 1):
+            lines.append(f"  {i}. #{miss['entry']} {miss['method']} {miss['path']} (distance {miss['distance']:.2f})")
+            lines.extend(f"     - {diff}" for diff in miss["diffs"])
+    elif result["count"] > int(n) and result.get("matched"):
+        lines.append("Matching requests: " + ", ".join(f"#{i}" for i in result["matched"]))
+    if entries:
+        shown = ", ".join(f"#{e.id} {e.method} {e.path} -> {e.status}" for e in entries[-_SHOWN_REQUESTS:])
+        more = f" (last {_SHOWN_REQUESTS})" if len(entries) > _SHOWN_REQUESTS else ""
+        lines.append(f"Logged requests ({len(entries)}){more}: {shown}")
+    else:
+        lines.append("No request was logged.")
+    if result.get("note"):
+        lines.append(f"Note: {result['note']}")
+    return "\n".join(lines)
+
+
 class MockServer:
+    """A mockforge server inside the test process.
+
+        mock = MockServer(spec="examples/petstore.yaml", seed=1)   # ConfigError here
+        mock.start()                                               # SpecError, ProtoError here
+        mock.url, mock.ws_url, mock.grpc_target, mock.admin_url
+        mock.stop()                                                # twice is fine
+
+    ``config`` is a dict in the config file's shape or a path to a config file; ``spec`` one or
+    more OpenAPI documents; ``protos`` a folder of ``.proto`` files (starts gRPC); ``stubs`` a
+    list of stubs or a folder of stub files; ``seed`` makes generated data repeatable.
+    """
+
     def __init__(
         self,
         config: Mapping[str, Any] | str | Path | None = None,
@@ -97,17 +267,33 @@ class MockServer:
         stubs: list[dict[str, Any]] | str | Path | None = None,
         seed: int | None = None,
     ) -> None:
-        # Bad config or spec raises here or in start(), before any test uses the server.
+        # Bad config raises here and a bad spec or proto in start(), before any test uses them.
         self.config = make_config(config=config, spec=spec, protos=protos, stubs=stubs, seed=seed)
         self.server = Server(self.config)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._owns_loop = False
         self._running = False
+        self._used = False
+        self._config_fault: Any = None
 
     # ---- lifecycle ----------------------------------------------------------------------
-    def start(self) -> MockServer:
+    def _begin(self) -> bool:
         if self._running:
+            return False
+        if self._used:
+            raise RuntimeError("a stopped MockServer cannot be started again; create a new one")
+        self._used = True
+        return True
+
+    def _started(self) -> None:
+        self._running = True
+        self._config_fault = self._stub_service().fault_policy.fault
+        _live.add(self)
+
+    def start(self) -> MockServer:
+        """Start on a new event loop in a daemon thread; returns once every listener is bound."""
+        if not self._begin():
             return self
         started: Future[None] = Future()
 
@@ -133,29 +319,29 @@ class MockServer:
         self._thread = threading.Thread(target=run, name="mockforge-server", daemon=True)
         self._thread.start()
         started.result()
-        self._running = True
-        _live.add(self)
+        self._started()
         return self
 
     def stop(self) -> None:
+        """Stop gracefully and wait for the thread; harmless when already stopped."""
         if not self._running:
             return
         self._running = False
         _live.discard(self)
         if self._owns_loop and self._loop is not None and self._thread is not None:
-            fut = asyncio.run_coroutine_threadsafe(self.server.stop(timeout=2.0), self._loop)
             try:
-                fut.result(timeout=10)
-            except Exception:
+                fut = asyncio.run_coroutine_threadsafe(self.server.stop(timeout=2.0), self._loop)
+                fut.result(timeout=_LOOP_TIMEOUT)
+            except Exception:  # the loop is already gone: nothing left to stop
                 pass
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=_LOOP_TIMEOUT)
 
     async def astart(self) -> MockServer:
-        if not self._running:
+        """Start on the running event loop (``async with`` calls this)."""
+        if self._begin():
             await self.server.start()
             self._loop = asyncio.get_running_loop()
-            self._running = True
-            _live.add(self)
+            self._started()
         return self
 
     async def astop(self) -> None:
@@ -163,6 +349,10 @@ class MockServer:
             self._running = False
             _live.discard(self)
             await self.server.stop(timeout=2.0)
+
+    @property
+    def running(self) -> bool:
+        return self._running
 
     def __enter__(self) -> MockServer:
         return self.start()
@@ -175,6 +365,10 @@ class MockServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.astop()
+
+    def __repr__(self) -> str:
+        state = f"url={self.url!r}" if self._running else "stopped" if self._used else "not started"
+        return f"MockServer({state})"
 
     # ---- addresses ----------------------------------------------------------------------
     @property
@@ -206,3 +400,195 @@ class MockServer:
     @property
     def runtime(self) -> Any:
         return self.server.runtime
+
+    # ---- running code on the server loop ------------------------------------------------
+    def _threaded(self) -> asyncio.AbstractEventLoop | None:
+        """The server loop when calls must hop onto it (sync use, from another thread)."""
+        loop = self._loop
+        if not (self._owns_loop and self._running and loop is not None and not loop.is_closed()):
+            return None
+        return None if threading.current_thread() is self._thread else loop
+
+    def _on_loop(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the server loop after what it is doing now (an answer written but not
+        yet logged finishes first), and return its result."""
+        loop = self._threaded()
+        if loop is None:
+            return fn()
+
+        async def call() -> T:
+            # A few turns of the loop let an exchange whose answer the client already read
+            # reach the log (the listener logs right after writing).
+            for _ in range(3):
+                await asyncio.sleep(0)
+            return fn()
+
+        try:
+            fut = asyncio.run_coroutine_threadsafe(call(), loop)
+        except RuntimeError:  # the loop closed meanwhile
+            return fn()
+        return fut.result(timeout=_LOOP_TIMEOUT)
+
+    def _stub_service(self) -> StubService:
+        svc: StubService | None = self.server.runtime.services.get("stubs")
+        if svc is None:
+            raise RuntimeError("the MockServer is not started: use `with MockServer(...)` or call start()")
+        return svc
+
+    # ---- stubs ----------------------------------------------------------------------------
+    def stub(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int = 200,
+        json: Any = None,
+        text: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        delay_ms: int = 0,
+        times: int | None = None,
+    ) -> StubHandle:
+        """Answer ``method path`` (``ANY`` for every method; ``/pets/{id}`` templates) with
+        ``status`` and a JSON (``json=``) or text (``text=``) body; ``times`` limits the answers."""
+        response: dict[str, Any] = {"status": status}
+        if headers:
+            response["headers"] = dict(headers)
+        if json is not None:
+            response["body"] = json
+        if text is not None:
+            response["body_text"] = text
+        if delay_ms:
+            response["delay_ms"] = delay_ms
+        data: dict[str, Any] = {"request": {"method": method, "path": path}, "response": response}
+        if times is not None:
+            data["times"] = times
+        return self.add_stub(data)
+
+    def add_stub(self, definition: Mapping[str, Any]) -> StubHandle:
+        """Add a stub in the full shape of ``POST /__mockforge/stubs`` (matchers, scenario,
+        priority, fault...); ``StubError`` names the field when it is wrong."""
+        stub = parse_stub(definition, "", SOURCE_API)
+        stored = self._stub_service().store.add(stub)
+        return StubHandle(self, stored.id)
+
+    def stubs(self) -> list[dict[str, Any]]:
+        """Every stub, in the order they are tried (as ``GET /__mockforge/stubs`` lists them)."""
+        return [s.to_dict() for s in self._stub_service().store.list()]
+
+    # ---- the log and verification ---------------------------------------------------------
+    def requests(self, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
+        """Logged requests, oldest first; ``path`` may be a glob (``/pets/*``)."""
+        log = self.runtime.log
+        entries = self._on_loop(lambda: log.query(method=method, path=path, limit=None))
+        return [msgspec.to_builtins(e) for e in reversed(entries)]
+
+    def verify(
+        self,
+        method: str | None,
+        path: Any,
+        *,
+        times: int | None = None,
+        at_least: int | None = None,
+        at_most: int | None = None,
+        query: Mapping[str, Any] | None = None,
+        headers: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> dict[str, Any]:
+        """Assert that requests like this were received (at least once unless a count is given).
+
+        ``path`` is a path, a template (``/pets/{id}``) or ``{"glob": ...}``/``{"regex": ...}``;
+        ``query`` and ``headers`` values are a string (equals) or a MATCHER; ``json`` must equal
+        the body. Raises ``AssertionError`` with the closest logged requests when it fails;
+        returns the verification result otherwise.
+        """
+        __tracebackhide__ = True
+        pattern = _pattern(method, path, query, headers, json)
+        counts = _counts(times, at_least, at_most)
+        log = self.runtime.log
+
+        def check() -> tuple[list[dict[str, Any]], list[Any]]:
+            return [verify_log(log, pattern, count) for count in counts], log.snapshot()
+
+        results, entries = self._on_loop(check)
+        for result in results:
+            if not result["ok"]:
+                raise AssertionError(failure_message(pattern, result, entries))
+        return results[0]
+
+    # ---- state: reset, faults, per-test isolation ------------------------------------------
+    def reset(self) -> None:
+        """Remove the stubs added through the API, put scenarios back to ``Started``, clear the
+        log (what ``POST /__mockforge/reset`` does) and restore the configured global fault."""
+        rt = self.runtime
+        policy = self._stub_service().fault_policy
+
+        def run() -> None:
+            for hook in rt.reset_hooks:
+                hook()
+            rt.log.clear()
+            policy.fault = self._config_fault
+
+        self._on_loop(run)
+
+    def fault(self, spec: Mapping[str, Any] | None = None, /, **fields: Any) -> None:
+        """Set the global fault (``PUT /__mockforge/faults``): ``fault(status=503, rate=0.5)``,
+        ``fault({"transport": "reset"})``; ``fault(None)`` clears it. ``ConfigError`` when wrong."""
+        policy = self._stub_service().fault_policy
+        if spec is None and not fields:
+            policy.clear_global()
+        else:
+            policy.set_global({**(spec or {}), **fields})
+
+    def checkpoint(self) -> Checkpoint:
+        """Remember the stubs, scenario states, global fault and log position, for ``rollback``."""
+        svc = self._stub_service()
+        rt = self.runtime
+
+        def take() -> Checkpoint:
+            grpc = rt.services.get("grpc")
+            return Checkpoint(
+                log_id=rt.log.last_id(),
+                stubs={s.id: s for s in svc.store.list()},
+                scenarios=svc.scenario_store.list(),
+                fault=svc.fault_policy.fault,
+                grpc_stubs={s.id: s for s in grpc.stubs.all()} if grpc is not None else {},
+            )
+
+        return self._on_loop(take)
+
+    def rollback(self, mark: Checkpoint) -> None:
+        """Undo what happened since ``mark``: stubs added through the API are removed and those
+        removed or replaced come back, scenarios return to their states, the global fault is
+        restored, and log entries after the mark are dropped (with the near-miss reports).
+        Stubs reloaded from files in between are left as they are."""
+        svc = self._stub_service()
+        rt = self.runtime
+
+        def run() -> None:
+            store = svc.store
+            current = {s.id: s for s in store.list()}
+            for stub_id, stub in current.items():
+                if stub.source == SOURCE_API and mark.stubs.get(stub_id) is not stub:
+                    store.remove(stub_id)
+            for stub_id, stub in mark.stubs.items():
+                now = store.get(stub_id)
+                if now is None or (now is not stub and now.source == SOURCE_API):
+                    store.add(stub)
+            scenarios = svc.scenario_store
+            for name, state in scenarios.list().items():
+                wanted = mark.scenarios.get(name, STARTED)
+                if state != wanted:
+                    scenarios.set(name, wanted)
+            svc.fault_policy.fault = mark.fault
+            store.clear_reports()
+            rt.log.remove_after(mark.log_id)
+            grpc = rt.services.get("grpc")
+            if grpc is not None:
+                for stub_id, gstub in {s.id: s for s in grpc.stubs.all()}.items():
+                    if mark.grpc_stubs.get(stub_id) is not gstub:
+                        grpc.stubs.remove(stub_id)
+                for stub_id, gstub in mark.grpc_stubs.items():
+                    if grpc.stubs.get(stub_id) is not gstub:
+                        grpc.stubs.add(gstub)
+
+        self._on_loop(run)
