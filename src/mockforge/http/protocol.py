@@ -292,21 +292,29 @@ class HttpProtocol(asyncio.Protocol):
 
     async def _serve(self, req: Request, cur: _Pending) -> bool:
         started = time.perf_counter()
+        # An exchange is logged before its answer is written, so a client that has its answer can
+        # rely on the log (verification); only streamed bodies, whose size is known at the end,
+        # are logged after.
         if cur.too_large:
             resp = self.app.error_response(
                 413, "payload_too_large", f"request body exceeds http.max_body_bytes ({self.app.max_body_bytes})"
             )
-            sent = await self._write_response(req, resp, keep_alive=False)
-            self.app.log_exchange(req, resp, started, sent)
+            self.app.log_exchange(req, resp, started, len(resp.body))
+            await self._write_response(req, resp, keep_alive=False)
             return False
         resp = await self.app.handle(req)
         keep_alive = cur.keep_alive and not self.state.closing
         if resp.transport_fault:
-            await self._transport_fault(req, resp)
             self.app.log_exchange(req, resp, started, 0)
+            await self._transport_fault(req, resp)
             return False
-        sent = await self._write_response(req, resp, keep_alive=keep_alive)
-        self.app.log_exchange(req, resp, started, sent)
+        if resp.stream is None:
+            head_only = req.method == "HEAD" or resp.status in (204, 304) or resp.status < 200
+            self.app.log_exchange(req, resp, started, 0 if head_only else len(resp.body))
+            await self._write_response(req, resp, keep_alive=keep_alive)
+        else:
+            sent = await self._write_response(req, resp, keep_alive=keep_alive)
+            self.app.log_exchange(req, resp, started, sent)
         return keep_alive
 
     def _head(self, resp: Response, *, keep_alive: bool, length: int | None) -> bytearray:
