@@ -48,7 +48,7 @@ def attach_services(runtime: Runtime) -> None:
         plugins.load_configured()
         runtime.services["plugins"] = plugins
 
-    if cfg.core.fixtures.mode != "off":
+    if cfg.core.fixtures.mode != "off" or cfg.core.proxy.upstream or cfg.core.proxy.rules:
         from mockforge.fixtures.service import attach_fixtures
 
         attach_fixtures(runtime)
