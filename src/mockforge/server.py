@@ -12,6 +12,7 @@ configured, and their libraries are imported only then.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 from typing import Any
@@ -131,6 +132,8 @@ class Server:
         rt.ready = False
         if self._watch_task is not None:
             self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
             self._watch_task = None
         hub = rt.services.get("ws")
         if hub is not None:
