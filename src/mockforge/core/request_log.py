@@ -34,21 +34,28 @@ _REPEATING = frozenset(
      "origin", "referer", "cache-control", "pragma", "sec-fetch-mode", "sec-fetch-site", "sec-fetch-dest"}
 )
 _SHARED_LIMIT = 4096
+#: The query of every entry without one (shared; entries are read-only).
+_NO_QUERY: dict[str, list[str]] = {}
 
 
+_stamp_ms = -1
 _stamp_second = -1
 _stamp_prefix = ""
+_stamp = ""
 
 
 def now_rfc3339() -> str:
-    """UTC now as ``2026-01-02T03:04:05.678Z``; the second's text is formatted once per second."""
-    global _stamp_second, _stamp_prefix
-    now = time.time()
-    second = int(now)
-    if second != _stamp_second:
-        _stamp_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        _stamp_second = second
-    return f"{_stamp_prefix}.{int((now - second) * 1000):03d}Z"
+    """UTC now as ``2026-01-02T03:04:05.678Z``; formatted at most once per millisecond."""
+    global _stamp_ms, _stamp_second, _stamp_prefix, _stamp
+    ms = int(time.time() * 1000)
+    if ms != _stamp_ms:
+        second = ms // 1000
+        if second != _stamp_second:
+            _stamp_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            _stamp_second = second
+        _stamp = f"{_stamp_prefix}.{ms % 1000:03d}Z"
+        _stamp_ms = ms
+    return _stamp
 
 
 def parse_rfc3339(text: str) -> datetime:
@@ -88,6 +95,8 @@ class RequestLog:
         #: Called with each appended entry (metrics, WS/gRPC counters); must be cheap.
         self.listeners: list[Callable[[LogEntry], None]] = []
         self._shared: dict[str, str] = {}
+        #: id(response body) -> (body, its excerpt); holds at most 256 bodies (static answers)
+        self._excerpts: dict[int, tuple[bytes, str]] = {}
 
     # ---- writing ---------------------------------------------------------------
     def add_redacted_headers(self, names: Iterable[str]) -> None:
@@ -119,21 +128,39 @@ class RequestLog:
         status: int | None = None,
         matched: str = "",
     ) -> LogEntry:
-        body, cut = excerpt(request.body, self.max_body_bytes)
-        resp_excerpt, _ = excerpt(response.body, self.max_body_bytes)
+        limit = self.max_body_bytes
+        raw = request.body
+        if not raw:
+            body, cut = "", False
+        else:
+            body, cut = excerpt(raw, limit)
+        rbody = response.body
+        if not rbody:
+            resp_excerpt = ""
+        else:
+            # static answers are the same bytes object every time: decode their excerpt once
+            key = id(rbody)
+            hit = self._excerpts.get(key)
+            if hit is not None and hit[0] is rbody:
+                resp_excerpt = hit[1]
+            else:
+                resp_excerpt = excerpt(rbody, limit)[0]
+                if len(self._excerpts) >= 256:
+                    self._excerpts.clear()
+                self._excerpts[key] = (rbody, resp_excerpt)
         code = response.status if status is None else status
         return LogEntry(
-            id=self.next_id(),
+            id=str(next(self._ids)),
             timestamp=now_rfc3339(),
             protocol=request.protocol,
             method=request.method,
             path=request.path,
             route=request.route,
-            query=request.query,
+            query=request.query if request.raw_query else _NO_QUERY,
             headers=self.redact_headers(request.headers),
             status=code,
             status_text=status_text(code) if request.protocol != "grpc" else "",
-            duration_ms=round(duration_ms, 3),
+            duration_ms=int(duration_ms * 1000 + 0.5) / 1000,
             client=request.client,
             response_bytes=len(response.body) if response_bytes is None else response_bytes,
             body_excerpt=body,

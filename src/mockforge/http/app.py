@@ -140,7 +140,7 @@ class HttpMockApp:
         if self.admin_only:
             return error_response(404, "not_found", f"no admin endpoint at {path}")
         hub = self.runtime.services.get("ws")
-        if hub is not None and hub.wants(path) and request.method == "GET":
+        if request.method == "GET" and hub is not None and hub.wants(path):
             return error_response(426, "upgrade_required", f"{path} is a WebSocket endpoint", None,
                                   [("upgrade", "websocket")])
         return await self.mock(request)
@@ -154,7 +154,7 @@ class HttpMockApp:
             if denied is not None:
                 return denied
         stubs = services.get("stubs")
-        if stubs is not None:
+        if stubs is not None and len(stubs.store):
             answered: Response | None = await stubs.answer(request, self)
             if answered is not None:
                 return answered

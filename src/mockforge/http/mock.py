@@ -46,6 +46,12 @@ class SpecAnswerer:
         self._templates: dict[bytes, Template] = {}
         self._plugin_routes = dict(cfg.plugins.routes)
         self._defines: dict[str, bool] = {}
+        # per operation, decided once: validation mode and the plugin answering it (if any)
+        self._modes: dict[int, str] = {}
+        self._plugins: dict[int, str | None] = {}
+        for op in model.operations:
+            plugin = op.extensions.get("x-mockforge-plugin") or self._plugin_routes.get(op.key)
+            self._plugins[id(op)] = str(plugin) if plugin else None
         self.app: HttpMockApp | None = None
         runtime.log.add_redacted_headers(model.api_key_headers)
 
@@ -59,7 +65,11 @@ class SpecAnswerer:
         return known
 
     def mode_for(self, op: Operation) -> str:
-        return self.validation.overrides.get(op.key, self.validation.mode)
+        mode = self._modes.get(id(op))
+        if mode is None:
+            mode = self.validation.overrides.get(op.key, self.validation.mode)
+            self._modes[id(op)] = mode
+        return mode
 
     def validate(self, request: Request, op: Operation, params: dict[str, str]) -> Response | None:
         """The validation answer for a request, or None to serve it (enforce/warn/off)."""
@@ -117,7 +127,7 @@ class SpecAnswerer:
         rt = self.runtime
         faults = rt.services.get("faults")
         delay = faults.latency_for(op.operation_id, op.tags) if faults is not None else 0.0
-        plugin_id = op.extensions.get("x-mockforge-plugin") or self._plugin_routes.get(op.key)
+        plugin_id = self._plugins.get(id(op))
         if plugin_id:
             plugins = rt.services.get("plugins")
             if plugins is None:
