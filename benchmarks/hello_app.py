@@ -9,29 +9,16 @@ import sys
 import uvloop
 
 from mockforge.core.model import Request, Response
-from mockforge.core.responses import error_response
-from mockforge.http.protocol import HttpListener, UpgradedConnection
+from mockforge.http.protocol import HttpListener, PlainApp
 
 BODY = b'{"hello":"world"}'
 
 
-class HelloApp:
+class HelloApp(PlainApp):
     max_body_bytes = 1 << 20
 
     async def handle(self, request: Request) -> Response:
         return Response(status=200, headers=[("content-type", "application/json")], body=BODY)
-
-    def wants_upgrade(self, request: Request) -> bool:
-        return False
-
-    async def upgrade(self, request: Request, conn: UpgradedConnection) -> Response | None:
-        return None
-
-    def error_response(self, status: int, code: str, message: str) -> Response:
-        return error_response(status, code, message)
-
-    def log_exchange(self, request: Request, response: Response, started: float, sent: int) -> None:
-        pass
 
 
 async def main(port: int) -> None:

@@ -22,17 +22,16 @@ import pytest
 from click.testing import CliRunner
 
 from mockforge.core.model import Headers, Request, Response
-from mockforge.core.responses import error_response
 from mockforge.fixtures.cli import fixtures as fixtures_cli
 from mockforge.fixtures.fingerprint import FingerprintRules, fingerprint
 from mockforge.fixtures.store import parse_fixture
-from mockforge.http.protocol import HttpListener, UpgradedConnection
+from mockforge.http.protocol import HttpListener, PlainApp
 from mockforge.testing.server import MockServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class Upstream:
+class Upstream(PlainApp):
     """A tiny real backend: fixed JSON, an echo, a counter, a big body and binary bytes."""
 
     max_body_bytes = 1 << 20
@@ -60,17 +59,6 @@ class Upstream:
             return Response(200, [("content-type", "application/octet-stream")], bytes(range(256)))
         return Response(404, [json_ct], b'{"upstream": "no such path"}')
 
-    def wants_upgrade(self, request: Request) -> bool:
-        return False
-
-    async def upgrade(self, request: Request, conn: UpgradedConnection) -> Response | None:
-        return None
-
-    def error_response(self, status: int, code: str, message: str) -> Response:
-        return error_response(status, code, message)
-
-    def log_exchange(self, request: Request, response: Response, started: float, sent: int) -> None:
-        return None
 
 
 class UpstreamServer:

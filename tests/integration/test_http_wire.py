@@ -7,11 +7,10 @@ import asyncio
 import pytest
 
 from mockforge.core.model import Request, Response
-from mockforge.core.responses import error_response
-from mockforge.http.protocol import HttpListener, UpgradedConnection
+from mockforge.http.protocol import HttpListener, PlainApp
 
 
-class EchoApp:
+class EchoApp(PlainApp):
     max_body_bytes = 1000
 
     def __init__(self) -> None:
@@ -29,15 +28,6 @@ class EchoApp:
             return Response(status=200, headers=[("content-type", "text/plain")], stream=gen())
         body = f"{request.method} {request.path}?{request.raw_query} {len(request.body)}".encode()
         return Response(status=200, headers=[("content-type", "text/plain")], body=body)
-
-    def wants_upgrade(self, request: Request) -> bool:
-        return False
-
-    async def upgrade(self, request: Request, conn: UpgradedConnection) -> Response | None:
-        return None
-
-    def error_response(self, status: int, code: str, message: str) -> Response:
-        return error_response(status, code, message)
 
     def log_exchange(self, request: Request, response: Response, started: float, sent: int) -> None:
         self.logged.append((request.path, response.status))

@@ -79,6 +79,30 @@ class HttpApp(Protocol):
     def log_exchange(self, request: Request, response: Response, started: float, sent: int) -> None: ...
 
 
+class PlainApp:
+    """An ``HttpApp`` that only answers requests: no upgrades, no logging. Subclass and define
+    ``handle`` (upstreams in tests, the benchmark's hello world)."""
+
+    max_body_bytes = 10 * 1024 * 1024
+
+    async def handle(self, request: Request) -> Response:
+        raise NotImplementedError
+
+    def wants_upgrade(self, request: Request) -> bool:
+        return False
+
+    async def upgrade(self, request: Request, conn: UpgradedConnection) -> Response | None:
+        return None
+
+    def error_response(self, status: int, code: str, message: str) -> Response:
+        from mockforge.core.responses import error_response
+
+        return error_response(status, code, message)
+
+    def log_exchange(self, request: Request, response: Response, started: float, sent: int) -> None:
+        return None
+
+
 class ServerState:
     """What all connections of one listener share: the live connections and the drain flag."""
 
