@@ -51,6 +51,10 @@ class Headers:
     def items(self) -> list[tuple[str, str]]:
         return list(self._items)
 
+    def raw_items(self) -> list[tuple[str, str]]:
+        """The stored pairs themselves (no copy): for readers that keep them, such as the log."""
+        return self._items
+
     def add(self, name: str, value: str) -> None:
         name = _intern(name.lower())
         self._items.append((name, value))

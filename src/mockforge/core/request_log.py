@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from itertools import count
+from typing import Any
+from urllib.parse import parse_qs
 
 from mockforge.core.model import LogEntry, Request, Response
 
@@ -80,6 +82,52 @@ def excerpt(body: bytes, limit: int) -> tuple[str, bool]:
     return body[:limit].decode("utf-8", "ignore"), True
 
 
+def _format_ts(at: float) -> str:
+    ms = int(at * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+class PendingEntry:
+    """An HTTP exchange recorded cheaply and turned into a ``LogEntry`` on first read.
+
+    In a busy ring buffer most entries are evicted before anything reads them, so the work of
+    building one (header dict, redaction, query parsing, text excerpts, timestamp text) is only
+    done for entries someone looks at. It keeps only what the entry needs: body excerpts are cut
+    to ``max_logged_body_bytes`` here. Listeners (metrics) read the same attribute names as on a
+    ``LogEntry``.
+    """
+
+    __slots__ = ("at", "body", "client", "duration_ms", "header_items", "id", "matched", "method", "path",
+                 "protocol", "raw_query", "response_bytes", "response_head", "route", "status", "truncated")
+
+    def __init__(self, entry_id: str, request: Request, response: Response, duration_ms: float,
+                 response_bytes: int, limit: int) -> None:
+        self.id = entry_id
+        self.at = time.time()
+        self.protocol = request.protocol
+        self.method = request.method
+        self.path = request.path
+        self.route = request.route
+        self.raw_query = request.raw_query
+        self.header_items = request.headers.raw_items()
+        self.status = response.status
+        self.duration_ms = duration_ms
+        self.client = request.client
+        self.response_bytes = response_bytes
+        body = request.body
+        self.truncated = len(body) > limit
+        self.body = body[:limit] if self.truncated else body
+        rbody = response.body
+        # a small body is kept by reference (static answers are one shared object); a large one
+        # is cut, so an entry never holds more than a few times the excerpt size
+        self.response_head = rbody[:limit] if len(rbody) > 4 * limit else rbody
+        self.matched = response.source
+
+    @property
+    def status_text(self) -> str:
+        return _PHRASES.get(self.status, "")
+
+
 class RequestLog:
     """Ring buffer of the last ``max_entries`` exchanges; thread-safe for appends and reads."""
 
@@ -87,14 +135,17 @@ class RequestLog:
         self.max_entries = max_entries
         self.max_body_bytes = max_body_bytes
         self._redact = frozenset(h.lower() for h in redact) | ALWAYS_REDACTED
-        self._entries: deque[LogEntry] = deque(maxlen=max_entries if max_entries > 0 else 0)
+        self._entries: deque[LogEntry | PendingEntry] = deque(maxlen=max_entries if max_entries > 0 else 0)
         self._lock = threading.Lock()
         self._ids = count(1)
         self.evicted = 0
         self.total = 0
         #: Called with each appended entry (metrics, WS/gRPC counters); must be cheap.
-        self.listeners: list[Callable[[LogEntry], None]] = []
+        #: Listeners get a ``LogEntry`` or a ``PendingEntry`` (same attribute names, fewer fields:
+        #: protocol, method, path, route, status, status_text, duration_ms, matched).
+        self.listeners: list[Callable[[Any], None]] = []
         self._shared: dict[str, str] = {}
+        self._dirty = False
         #: id(response body) -> (body, its excerpt); holds at most 256 bodies (static answers)
         self._excerpts: dict[int, tuple[bytes, str]] = {}
 
@@ -169,7 +220,47 @@ class RequestLog:
             response_excerpt=resp_excerpt,
         )
 
-    def append(self, entry: LogEntry) -> None:
+    def record(self, request: Request, response: Response, duration_ms: float, response_bytes: int) -> None:
+        """Log an HTTP exchange (the hot path): the entry is built when first read."""
+        entry = PendingEntry(str(next(self._ids)), request, response, duration_ms, response_bytes,
+                             self.max_body_bytes)
+        self._dirty = True
+        self.append(entry)
+
+    def _materialize(self, p: PendingEntry) -> LogEntry:
+        body, _ = excerpt(p.body, self.max_body_bytes) if p.body else ("", False)
+        resp, _ = excerpt(p.response_head, self.max_body_bytes) if p.response_head else ("", False)
+        query = parse_qs(p.raw_query, keep_blank_values=True) if p.raw_query else _NO_QUERY
+        return LogEntry(
+            id=p.id,
+            timestamp=_format_ts(p.at),
+            protocol=p.protocol,
+            method=p.method,
+            path=p.path,
+            route=p.route,
+            query=query,
+            headers=self.redact_headers(p.header_items),
+            status=p.status,
+            status_text=p.status_text,
+            duration_ms=int(p.duration_ms * 1000 + 0.5) / 1000,
+            client=p.client,
+            response_bytes=p.response_bytes,
+            body_excerpt=body,
+            body_truncated=p.truncated,
+            matched=p.matched,
+            response_excerpt=resp,
+        )
+
+    def _settle(self) -> None:
+        """Turn pending entries into ``LogEntry`` (call with the lock held)."""
+        if self._dirty:
+            entries = self._entries
+            for i, e in enumerate(entries):
+                if type(e) is PendingEntry:
+                    entries[i] = self._materialize(e)
+            self._dirty = False
+
+    def append(self, entry: LogEntry | PendingEntry) -> None:
         if self.max_entries <= 0:
             self.evicted += 1
             self.total += 1
@@ -206,7 +297,8 @@ class RequestLog:
     def snapshot(self) -> list[LogEntry]:
         """All entries, oldest first."""
         with self._lock:
-            return list(self._entries)
+            self._settle()
+            return list(self._entries)  # type: ignore[arg-type]  # settled: every item is a LogEntry
 
     def query(
         self,

@@ -100,10 +100,7 @@ class HttpMockApp:
     def log_exchange(self, request: Request, response: Response, started: float, sent: int) -> None:
         if response.source in ("admin", "health"):
             return
-        duration = (time.perf_counter() - started) * 1000
-        rt = self.runtime
-        entry = rt.log.entry_for(request, response, duration, response_bytes=sent)
-        rt.log.append(entry)
+        self.runtime.log.record(request, response, (time.perf_counter() - started) * 1000, sent)
 
     async def handle(self, request: Request) -> Response:
         metrics = self._metrics

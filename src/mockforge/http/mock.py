@@ -46,6 +46,8 @@ class SpecAnswerer:
         self._templates: dict[bytes, Template] = {}
         self._plugin_routes = dict(cfg.plugins.routes)
         self._defines: dict[str, bool] = {}
+        #: id(choice) -> (choice, its headers with content-type first); static choices repeat
+        self._heads: dict[int, tuple[ResponseChoice, tuple[tuple[str, str], ...]]] = {}
         # per operation, decided once: validation mode and the plugin answering it (if any)
         self._modes: dict[int, str] = {}
         self._plugins: dict[int, str | None] = {}
@@ -150,9 +152,14 @@ class SpecAnswerer:
         return resp
 
     def _to_response(self, request: Request, choice: ResponseChoice) -> Response:
-        headers = list(choice.headers)
-        if choice.content_type:
-            headers.insert(0, ("content-type", choice.content_type))
+        base = self._heads.get(id(choice))
+        if base is None or base[0] is not choice:
+            head = [("content-type", choice.content_type)] if choice.content_type else []
+            base = (choice, (*head, *choice.headers))
+            if len(self._heads) >= 4096:
+                self._heads.clear()
+            self._heads[id(choice)] = base
+        headers = list(base[1])
         body = choice.body
         if self.template_expand and b"{{" in body:
             body = self._render(request, body)

@@ -340,6 +340,8 @@ class OperationResponder:
         self._headers: dict[str, list[tuple[str, str]]] = {}
         self._named: dict[tuple[str, str, str], bytes] = {}
         self._media_cache: dict[tuple[str, str | None], Any] = {}
+        #: Accept value -> the default static answer (bounded; see ``respond``)
+        self._fast: dict[str | None, ResponseChoice] = {}
         #: (status key, media) -> the default example value, or MISSING to generate
         self._default_example: dict[tuple[str, str], Any] = {}
         self.default_status = self._pick_default()
@@ -393,6 +395,13 @@ class OperationResponder:
     # ---- answering
 
     def respond(self, headers: Headers, rng_key: str = "") -> ResponseChoice | ResponseProblem:
+        # The common case first: no Prefer or mockforge header, a static answer already built
+        # for this Accept value.
+        if not self._planner.dynamic and "prefer" not in headers and STATUS_HEADER not in headers \
+                and SCENARIO_HEADER not in headers:
+            fast = self._fast.get(headers.get("accept"))
+            if fast is not None:
+                return fast
         prefer = _parse_prefer(headers.get_all("prefer")) if "prefer" in headers else {}
         wanted = headers.get(STATUS_HEADER) or prefer.get("code")
         if wanted:
@@ -432,6 +441,8 @@ class OperationResponder:
                 rng = self._static_rng(status_key, media_name)
                 hit = self._build(code, status_key, spec, media_name, rng)
                 self._static[cache_key] = hit
+            if not wanted and not scenario and not prefer and len(self._fast) < 256:
+                self._fast[headers.get("accept")] = hit
             return hit
         seed = self._planner.seed
         rng = random.Random(f"{seed}|{self._op.key}|{status_key}|{media_name}|{rng_key}") if rng_key \
