@@ -2,8 +2,9 @@
 
     python benchmarks/request_log_bytes.py
 
-Entries are built the way the HTTP layer builds them (fresh header strings as decoded off the
-wire, a JSON body, a response) and appended to a full ring buffer of each size.
+Requests are built the way the HTTP layer builds them (header bytes decoded by the wire layer,
+a JSON body, a response) and logged into a full ring buffer of each size, both ways the server
+logs: built at once (WebSocket, gRPC) and recorded as pending HTTP entries, read or unread.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import tracemalloc
 
 from mockforge.core.model import Headers, Request, Response
 from mockforge.core.request_log import RequestLog
+from mockforge.http.protocol import HttpProtocol, PlainApp, ServerState
 
 WIRE_HEADERS = [
     (b"Host", b"127.0.0.1:3000"),
@@ -29,23 +31,35 @@ WIRE_HEADERS = [
 BODY = b'{"name": "Rex", "kind": "dog", "tags": ["good", "brave"], "owner": {"id": 42, "email": "a@example.org"}}' * 2
 
 
-def measure(n: int) -> float:
+def measure(n: int, *, pending: bool = False, read: bool = False) -> float:
     log = RequestLog(n)
+    wire = HttpProtocol(PlainApp(), ServerState())
     response = Response(status=201, headers=[("content-type", "application/json")], body=b'{"id": 1}')
 
     def fill(count: int) -> None:
         for i in range(count):
-            headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in WIRE_HEADERS)
+            # decode the headers the way the wire layer does (http/protocol.py), so values that
+            # repeat from request to request are shared as they are in the server
+            wire.on_message_begin()
+            for k, v in WIRE_HEADERS:
+                wire.on_header(k, bytes(v))
+            assert wire._cur is not None
+            headers = Headers(wire._cur.headers, lowered=True)
             req = Request(protocol="http", method="POST", path=f"/api/v1/users/{i}/orders", raw_query=f"page={i % 7}",
                           headers=headers, body=bytes(BODY), client="127.0.0.1:51234")
             req.route = "/api/v1/users/{id}/orders"
-            log.append(log.entry_for(req, response, 1.234))
+            if pending:
+                log.record(req, response, 1.234, len(response.body))
+            else:
+                log.append(log.entry_for(req, response, 1.234))
 
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     fill(n)
     fill(n)  # a second pass evicts every first-pass entry: the figure is for a full, churning log
+    if read:
+        log.snapshot()
     gc.collect()
     used = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
@@ -53,10 +67,15 @@ def measure(n: int) -> float:
 
 
 def main() -> None:
-    print("entries   bytes/entry   total")
+    # HTTP exchanges are recorded as pending entries and built into LogEntry on first read
+    # (RequestLog.record); WebSocket and gRPC build theirs at once (entry_for + append).
+    print("entries   built at once   HTTP, unread   HTTP, after a read")
     for n in (1_000, 10_000, 100_000):
-        per = measure(n)
-        print(f"{n:>7}   {per:>11.0f}   {per * n / 2**20:.1f} MB")
+        built = measure(n)
+        unread = measure(n, pending=True)
+        after = measure(n, pending=True, read=True)
+        print(f"{n:>7}   {built:>9.0f} B   {unread:>9.0f} B   {after:>12.0f} B"
+              f"      ({max(built, unread, after) * n / 2**20:.1f} MB at most)")
 
 
 if __name__ == "__main__":

@@ -28,8 +28,12 @@ class Headers:
 
     __slots__ = ("_first", "_items")
 
-    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        self._items: list[tuple[str, str]] = [(_intern(k.lower()), v) for k, v in items]
+    def __init__(self, items: Iterable[tuple[str, str]] = (), *, lowered: bool = False) -> None:
+        # ``lowered``: the caller already gives lower-case interned names (the HTTP wire layer)
+        if lowered and isinstance(items, list):
+            self._items: list[tuple[str, str]] = items
+        else:
+            self._items = [(_intern(k.lower()), v) for k, v in items]
         first: dict[str, str] = {}
         for k, v in self._items:
             first.setdefault(k, v)

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import socket
 import struct
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -31,6 +32,12 @@ log = logging.getLogger("mockforge.http")
 _HIGH_WATER = 64 * 1024
 _MAX_PIPELINE = 16
 _KEEPALIVE_IDLE_S = 75.0
+_NAME_CACHE = 1024
+_VALUE_CACHE = 4096
+_VALUE_CACHE_MAX_LEN = 256
+#: Values never kept in the shared cache (secrets, and values unique to each request).
+_UNSHARED = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "content-length",
+                       "x-request-id", "traceparent", "tracestate"})
 
 
 class UpgradedConnection:
@@ -109,6 +116,9 @@ class ServerState:
     def __init__(self) -> None:
         self.connections: set[HttpProtocol] = set()
         self.closing = False
+        #: raw header name -> lower-case interned name; raw value -> decoded value (bounded)
+        self.names: dict[bytes, str] = {}
+        self.values: dict[bytes, str] = {}
         self._date = ""
         self._date_at = 0.0
 
@@ -215,7 +225,21 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         assert self._cur is not None
-        self._cur.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        # Header names, and the values that repeat from request to request (Host, Accept,
+        # User-Agent...), are decoded once and shared: less work per request, and the request
+        # log keeps one copy of each instead of one per entry. Both caches are bounded.
+        state = self.state
+        key = state.names.get(name)
+        if key is None:
+            key = sys.intern(name.decode("latin-1").lower())
+            if len(state.names) < _NAME_CACHE:
+                state.names[name] = key
+        text = state.values.get(value)
+        if text is None:
+            text = value.decode("latin-1")
+            if len(value) <= _VALUE_CACHE_MAX_LEN and key not in _UNSHARED and len(state.values) < _VALUE_CACHE:
+                state.values[value] = text
+        self._cur.headers.append((key, text))
 
     def on_headers_complete(self) -> None:
         cur = self._cur
@@ -282,7 +306,7 @@ class HttpProtocol(asyncio.Protocol):
             method=cur.method,
             path=path,
             raw_query=query,
-            headers=Headers(cur.headers),
+            headers=Headers(cur.headers, lowered=True),
             body=body,
             client=self.client,
         )
