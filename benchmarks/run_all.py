@@ -28,6 +28,7 @@ BENCHMARKS = [
     ("large_specs.py", True, 1800),
     ("conformance_report.py", True, 1800),
     ("pytest_plugin_bench.py", True, 900),
+    ("plugin_overhead.py", True, 300),
 ]
 
 
