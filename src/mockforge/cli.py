@@ -162,14 +162,13 @@ def init(directory: str, force: bool) -> None:
 
 
 def _attach_groups() -> None:
-    for module, name in (("mockforge.fixtures.cli", "fixtures"), ("mockforge.plugins.cli", "plugin")):
-        try:
-            mod = __import__(module, fromlist=[name])
-        except ImportError:
-            continue
-        group = getattr(mod, name, None)
-        if isinstance(group, click.Command):
-            main.add_command(group, name)
+    # Each group imports only click and its own light modules at this point; the heavy parts
+    # (httpx, wasmtime) load inside the commands that need them.
+    from mockforge.fixtures.cli import fixtures
+    from mockforge.plugins.cli import plugin
+
+    main.add_command(fixtures, "fixtures")
+    main.add_command(plugin, "plugin")
 
 
 _attach_groups()
