@@ -290,6 +290,43 @@ def _clone(value: Any) -> Any:
     return value
 
 
+def _refs_in(schema: Any) -> frozenset[str]:
+    """Names of the defs a schema refers to directly (``#/$defs/NAME...``)."""
+    names: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                names.add(ref[8:].split("/", 1)[0].replace("~1", "/").replace("~0", "~"))
+            stack.extend(v for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, dict | list))
+    return frozenset(names)
+
+
+def reachable_defs(
+    defs: dict[str, Any], schema: Any, cache: dict[str, frozenset[str]] | None = None
+) -> dict[str, Any]:
+    """Every def ``schema`` reaches, directly or through other defs, so a validator compiles only
+    what it needs; ``cache`` (name -> direct refs) saves re-walking defs across calls."""
+    todo = list(_refs_in(schema))
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in defs:
+            continue
+        seen.add(name)
+        direct = cache.get(name) if cache is not None else None
+        if direct is None:
+            direct = _refs_in(defs[name])
+            if cache is not None:
+                cache[name] = direct
+        todo.extend(direct - seen)
+    return {name: defs[name] for name in seen}
+
+
 def ref_name(ref: str) -> str:
     """``#/$defs/Pet`` -> ``Pet`` (JSON pointer escapes undone)."""
     name = ref.rsplit("/", 1)[-1] if ref.startswith("#/$defs/") and ref.count("/") == 2 else ref
@@ -474,34 +511,9 @@ class DataGenerator:
             return node
         raise KeyError(ref)
 
-    def _refs_in(self, schema: Any) -> frozenset[str]:
-        names: set[str] = set()
-        stack = [schema]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, dict):
-                ref = node.get("$ref")
-                if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                    names.add(ref[8:].split("/", 1)[0].replace("~1", "/").replace("~0", "~"))
-                stack.extend(v for v in node.values() if isinstance(v, dict | list))
-            elif isinstance(node, list):
-                stack.extend(v for v in node if isinstance(v, dict | list))
-        return frozenset(names)
-
     def reachable_defs(self, schema: Any) -> dict[str, Any]:
         """The part of ``defs`` a schema can reach (validators are built from it, not all defs)."""
-        todo = list(self._refs_in(schema))
-        seen: set[str] = set()
-        while todo:
-            name = todo.pop()
-            if name in seen or name not in self.defs:
-                continue
-            seen.add(name)
-            direct = self._reach.get(name)
-            if direct is None:
-                direct = self._reach[name] = self._refs_in(self.defs[name])
-            todo.extend(direct - seen)
-        return {name: self.defs[name] for name in seen}
+        return reachable_defs(self.defs, schema, self._reach)
 
     def validator(self, schema: Any) -> Any:
         """A jsonschema-rs validator of ``schema`` (formats checked), cached per schema object;

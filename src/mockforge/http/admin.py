@@ -7,6 +7,7 @@ and hands every other subpath to the service that owns it: stubs and verificatio
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +50,7 @@ class AdminApi:
         elif sub == "server-info" and method == "GET":
             return self._server_info()
         elif sub == "openapi.json" and method == "GET":
-            return self._openapi(app)
+            return await self._openapi(app)
         elif sub == "reset" and method == "POST":
             for hook in rt.reset_hooks:
                 hook()
@@ -141,13 +142,14 @@ class AdminApi:
         stub_routes = stubs.routes_info() if stubs is not None and hasattr(stubs, "routes_info") else []
         return json_response({"routes": routes, "stubs": stub_routes})
 
-    def _openapi(self, app: HttpMockApp) -> Response:
+    async def _openapi(self, app: HttpMockApp) -> Response:
         spec = app.spec
         if spec is None:
             return error_response(404, "no_spec", "no OpenAPI document is loaded")
         from mockforge.openapi.loader import combined_document
 
-        return json_response(combined_document(spec.model))
+        # the files are read again (raw documents are not kept): not on the event loop
+        return json_response(await asyncio.to_thread(combined_document, spec.model))
 
     def _server_info(self) -> Response:
         rt = self.runtime

@@ -37,8 +37,8 @@ HEALTH_PATHS = {
 
 
 def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return host == "localhost"
+    if host == "localhost":
+        return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -70,8 +70,9 @@ class HttpMockApp:
         self._metrics: Any = None if admin_only else runtime.services.get("metrics")
         host = cfg.admin.host if admin_only else cfg.http.host
         # The admin paths on a non-loopback HTTP host need a token, or are off.
-        self.admin_open = admin_only or is_loopback(host) or cfg.admin.token is not None
-        self.admin_token = None if (admin_only and is_loopback(host)) or is_loopback(host) else cfg.admin.token
+        loopback = is_loopback(host)
+        self.admin_open = admin_only or loopback or cfg.admin.token is not None
+        self.admin_token = None if loopback else cfg.admin.token
         cors = cfg.http.cors
         self.cors = cors.enabled and not admin_only
         self._cors_origins = set(cors.origins)

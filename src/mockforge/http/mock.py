@@ -52,6 +52,7 @@ class SpecAnswerer:
         self._modes: dict[int, str] = {}
         self._plugins: dict[int, str | None] = {}
         for op in model.operations:
+            self._modes[id(op)] = self.validation.overrides.get(op.key, self.validation.mode)
             plugin = op.extensions.get("x-mockforge-plugin") or self._plugin_routes.get(op.key)
             self._plugins[id(op)] = str(plugin) if plugin else None
         self.app: HttpMockApp | None = None
@@ -67,11 +68,7 @@ class SpecAnswerer:
         return known
 
     def mode_for(self, op: Operation) -> str:
-        mode = self._modes.get(id(op))
-        if mode is None:
-            mode = self.validation.overrides.get(op.key, self.validation.mode)
-            self._modes[id(op)] = mode
-        return mode
+        return self._modes[id(op)]
 
     def validate(self, request: Request, op: Operation, params: dict[str, str]) -> Response | None:
         """The validation answer for a request, or None to serve it (enforce/warn/off)."""

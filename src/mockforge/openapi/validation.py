@@ -32,6 +32,7 @@ from urllib.parse import parse_qs
 import jsonschema_rs
 import msgspec
 
+from mockforge.core.datagen import reachable_defs
 from mockforge.core.model import Request
 from mockforge.openapi.model import MediaType, Operation, Parameter, Schema
 
@@ -135,21 +136,7 @@ class _Defs:
 
     def closure(self, schema: Any) -> dict[str, Schema]:
         """Every def reachable from ``schema`` (so a validator compiles only what it needs)."""
-        found: dict[str, Schema] = {}
-        stack = [schema]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, dict):
-                ref = node.get("$ref")
-                if isinstance(ref, str):
-                    name = _def_name(ref)
-                    if name is not None and name not in found and name in self.defs:
-                        found[name] = self.defs[name]
-                        stack.append(self.defs[name])
-                stack.extend(v for v in node.values() if isinstance(v, dict | list))
-            elif isinstance(node, list):
-                stack.extend(v for v in node if isinstance(v, dict | list))
-        return found
+        return reachable_defs(self.defs, schema)
 
 
 def _read_only_names(schema: Any, defs: _Defs) -> frozenset[str]:
