@@ -62,6 +62,25 @@ class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
     dynamic_data: bool = False
     cors: CorsConfig = CorsConfig()
     max_body_bytes: int = 10 * 1024 * 1024
+    # ---- bounds on unauthenticated input (docs/SECURITY.md) ----------------------------
+    #: Bytes of request line plus headers; more gets 431.
+    max_header_bytes: int = 64 * 1024
+    #: Header lines per request; more gets 431.
+    max_headers: int = 100
+    #: Bytes of the request target; more gets 414.
+    max_request_line_bytes: int = 8 * 1024
+    #: Time from a connection's first byte (or the end of the last answer) to the end of the headers.
+    header_timeout_ms: int = 10_000
+    #: An idle keep-alive connection is closed after this long.
+    keepalive_timeout_ms: int = 60_000
+    #: Time to receive a whole body once its headers are in.
+    body_timeout_ms: int = 30_000
+    #: Open connections per listener; past it, 503 and close (one slot is kept for health checks).
+    max_connections: int = 1024
+    #: Largest body mockforge reads from a file or a plugin to answer with.
+    max_response_bytes: int = 10 * 1024 * 1024
+    #: Nesting depth of a JSON request body; deeper gets 400.
+    max_json_depth: int = 64
     #: Stubs (see docs/STUBS.md); validated by the stub store, not here.
     routes: list[dict[str, Any]] = []
     stubs_dir: str | None = None
@@ -87,6 +106,8 @@ class WebSocketConfig(msgspec.Struct, frozen=True, kw_only=True):
     idle_timeout_ms: int = 300_000
     #: Messages queued per connection before the slowest client is disconnected.
     send_queue_limit: int = 256
+    #: Bytes queued per connection before the slowest client is disconnected.
+    send_queue_bytes: int = 4 * 1024 * 1024
 
 
 class GrpcConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,6 +130,12 @@ class AdminConfig(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int | None = None
     token: str | None = None
+    #: Origins a browser may call the admin API from (exact ``scheme://host[:port]``); default none.
+    cors_origins: list[str] = []
+    #: Host header values accepted besides the bound address, ``localhost`` and loopback IPs.
+    allowed_hosts: list[str] = []
+    #: Allow an admin surface off loopback without a token (warned on every start).
+    insecure: bool = False
 
 
 class FixturesConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -153,6 +180,18 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     proxy: ProxyConfig = ProxyConfig()
     max_near_misses: int = 100
     max_unmatched: int = 1000
+    #: Folders (besides the config file's) that body_file, fixtures, HAR import and plugins may read.
+    file_roots: list[str] = []
+    #: Header bytes kept per request log entry (beyond it the entry is marked truncated).
+    max_logged_header_bytes: int = 8 * 1024
+    #: Stubs scored for a near-miss report per unmatched request.
+    max_near_miss_stubs: int = 200
+    #: Bytes of each request part (path, body, header) compared when scoring a near miss.
+    max_near_miss_input_bytes: int = 4096
+    #: Nesting depth of specs, configs and stub files (JSON or YAML); deeper is an error.
+    max_document_depth: int = 128
+    #: Nodes a YAML document may reach through aliases; more is an error (alias bombs).
+    max_yaml_alias_nodes: int = 100_000
 
 
 class MetricsConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -228,6 +267,7 @@ ENV_KEYS: dict[str, str] = {
     "MOCKFORGE_PROTO_DIR": "grpc.proto_dir",
     "MOCKFORGE_ADMIN_PORT": "admin.port",
     "MOCKFORGE_ADMIN_TOKEN": "admin.token",
+    "MOCKFORGE_ADMIN_INSECURE": "admin.insecure",
     "MOCKFORGE_MAX_REQUEST_LOGS": "core.max_request_logs",
     "MOCKFORGE_SEED": "core.seed",
     "MOCKFORGE_CACHE_DIR": "core.cache_dir",
@@ -253,8 +293,11 @@ PATH_KEYS = (
     "core.fixtures.dir",
     "plugins.dirs",
     "plugins.load",
+    "core.file_roots",
 )
-_LIST_KEYS = {"http.specs", "grpc.include_paths", "grpc.descriptor_sets", "plugins.dirs", "plugins.load"}
+_LIST_KEYS = {
+    "core.file_roots", "http.specs", "grpc.include_paths", "grpc.descriptor_sets", "plugins.dirs", "plugins.load",
+}
 
 
 def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -489,8 +532,27 @@ def _check(cfg: Config, file: str | None) -> None:
         raise bad("core.max_request_logs", "expected a number >= 0")
     if cfg.core.max_logged_body_bytes < 0:
         raise bad("core.max_logged_body_bytes", "expected a number >= 0")
-    if cfg.http.max_body_bytes <= 0:
-        raise bad("http.max_body_bytes", "expected a number > 0")
+    for where, value in (
+        ("http.max_body_bytes", cfg.http.max_body_bytes),
+        ("http.max_header_bytes", cfg.http.max_header_bytes),
+        ("http.max_headers", cfg.http.max_headers),
+        ("http.max_request_line_bytes", cfg.http.max_request_line_bytes),
+        ("http.header_timeout_ms", cfg.http.header_timeout_ms),
+        ("http.keepalive_timeout_ms", cfg.http.keepalive_timeout_ms),
+        ("http.body_timeout_ms", cfg.http.body_timeout_ms),
+        ("http.max_connections", cfg.http.max_connections),
+        ("http.max_response_bytes", cfg.http.max_response_bytes),
+        ("http.max_json_depth", cfg.http.max_json_depth),
+        ("websocket.send_queue_bytes", cfg.websocket.send_queue_bytes),
+        ("core.max_logged_header_bytes", cfg.core.max_logged_header_bytes),
+        ("core.max_near_miss_input_bytes", cfg.core.max_near_miss_input_bytes),
+        ("core.max_document_depth", cfg.core.max_document_depth),
+        ("core.max_yaml_alias_nodes", cfg.core.max_yaml_alias_nodes),
+    ):
+        if value <= 0:
+            raise bad(where, f"expected a number > 0, got {value}")
+    if cfg.core.max_near_miss_stubs < 0:
+        raise bad("core.max_near_miss_stubs", "expected a number >= 0")
     for i, route in enumerate(cfg.websocket.routes):
         if not route.path.startswith("/"):
             raise bad(f"websocket.routes.{i}.path", "a path must start with '/'")
