@@ -581,6 +581,45 @@ def load_config(
     return build_config(data, file=path, profile=profile, env=environ, overrides=overrides)
 
 
+#: Every bound on input and on what grows with traffic (docs/SECURITY.md lists each with its default;
+#: ``GET /__mockforge/stats`` shows the values in force).
+BOUND_KEYS = (
+    "http.max_body_bytes",
+    "http.max_header_bytes",
+    "http.max_headers",
+    "http.max_request_line_bytes",
+    "http.header_timeout_ms",
+    "http.keepalive_timeout_ms",
+    "http.body_timeout_ms",
+    "http.max_connections",
+    "http.max_response_bytes",
+    "http.max_json_depth",
+    "websocket.max_connections",
+    "websocket.max_message_bytes",
+    "websocket.send_queue_limit",
+    "websocket.send_queue_bytes",
+    "grpc.max_message_bytes",
+    "core.max_request_logs",
+    "core.max_logged_body_bytes",
+    "core.max_logged_header_bytes",
+    "core.max_near_misses",
+    "core.max_near_miss_stubs",
+    "core.max_near_miss_input_bytes",
+    "core.max_unmatched",
+    "core.max_document_depth",
+    "core.max_yaml_alias_nodes",
+    "core.fixtures.max_pending_writes",
+    "core.fixtures.cache_entries",
+    "plugins.max_failures",
+)
+
+
+def bounds(cfg: Config) -> dict[str, Any]:
+    """The value in force of each key of ``BOUND_KEYS``."""
+    data: dict[str, Any] = msgspec.to_builtins(cfg)
+    return {key: get_path(data, key) for key in BOUND_KEYS}
+
+
 def masked(cfg: Config) -> dict[str, Any]:
     """The config as plain data with secrets masked (for GET /__mockforge/server-info)."""
     data: dict[str, Any] = msgspec.to_builtins(cfg)

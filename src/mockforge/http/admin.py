@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from mockforge.config import masked
+from mockforge.config import bounds, masked
 from mockforge.core.model import Request, Response
 from mockforge.core.request_log import parse_rfc3339
 from mockforge.core.responses import detail, error_response, json_response
@@ -190,17 +190,5 @@ class AdminApi:
             "requests_in_log_by_protocol": counts,
             "log": {"entries": len(rt.log), "capacity": rt.log.max_entries, "evicted": rt.log.evicted},
             "rss_bytes": rss,
-            "bounds": {
-                "core.max_request_logs": cfg.core.max_request_logs,
-                "core.max_logged_body_bytes": cfg.core.max_logged_body_bytes,
-                "http.max_body_bytes": cfg.http.max_body_bytes,
-                "websocket.max_connections": cfg.websocket.max_connections,
-                "websocket.max_message_bytes": cfg.websocket.max_message_bytes,
-                "websocket.send_queue_limit": cfg.websocket.send_queue_limit,
-                "grpc.max_message_bytes": cfg.grpc.max_message_bytes,
-                "core.fixtures.max_pending_writes": cfg.core.fixtures.max_pending_writes,
-                "core.fixtures.cache_entries": cfg.core.fixtures.cache_entries,
-                "core.max_near_misses": cfg.core.max_near_misses,
-                "core.max_unmatched": cfg.core.max_unmatched,
-            },
+            "bounds": bounds(cfg),
         }
