@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench loadtest plugins clean setup
+.PHONY: run test lint typecheck bench loadtest hostile plugins clean setup
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,9 @@ bench: $(STAMP)
 
 loadtest: $(STAMP)
 	bash tests/load/run_all.sh
+
+hostile: $(STAMP)
+	$(BIN)/python benchmarks/hostile_load.py
 
 plugins: $(STAMP)
 	cd examples/plugins/as-greeter && npm ci --no-audit --no-fund && npm run build
