@@ -254,6 +254,11 @@ async def test_admin_listener_insecure_starts_warns_and_checks_host(caplog: pyte
             assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_host"
             r = await client.delete(url, headers={"Origin": EVIL})
             assert r.status_code == 403 and "access-control-allow-origin" not in r.headers
+            r = await client.get(f"http://127.0.0.1:{server.ports['http']}/__mockforge/stubs",
+                                 headers={"Host": "evil.example"})
+            assert r.status_code == 403
+        # one set of counters for both listeners, for /__mockforge/stats
+        assert server.runtime.services["admin_refused"] == {"host": 2, "origin": 1, "token": 0, "content_type": 0}
     finally:
         await server.stop()
 

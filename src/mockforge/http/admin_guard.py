@@ -53,6 +53,12 @@ YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "
 ADMIN_METHODS = "GET, POST, PUT, DELETE"
 ADMIN_HEADERS = "authorization, content-type"
 PREFLIGHT_MAX_AGE = "600"
+#: ``runtime.services`` key of the refusal counters every listener's guard shares (for stats).
+REFUSED_KEY = "admin_refused"
+
+
+def new_refusal_counts() -> dict[str, int]:
+    return {"host": 0, "origin": 0, "token": 0, "content_type": 0}
 
 
 def is_loopback(host: str) -> bool:
@@ -91,10 +97,10 @@ class AdminGuard:
     """The per-request admin checks for one listener, decided once from the config.
 
     ``refused`` counts the requests turned away, by reason (``host``, ``origin``, ``token``,
-    ``content_type``), for the stats endpoint.
+    ``content_type``), for the stats endpoint; pass one dict to share it between listeners.
     """
 
-    def __init__(self, config: Config, bound_host: str) -> None:
+    def __init__(self, config: Config, bound_host: str, *, refused: dict[str, int] | None = None) -> None:
         admin = config.admin
         self.origins = frozenset(admin.cors_origins)
         allowed = {host_name(h) for h in admin.allowed_hosts}
@@ -106,7 +112,7 @@ class AdminGuard:
         # a configured token is required on every admin surface, loopback included
         token = admin.token
         self._expected = None if token is None else b"Bearer " + token.encode()
-        self.refused: dict[str, int] = {"host": 0, "origin": 0, "token": 0, "content_type": 0}
+        self.refused = new_refusal_counts() if refused is None else refused
 
     # ---- the checks -------------------------------------------------------------------------
     def host_allowed(self, host: str | None) -> bool:

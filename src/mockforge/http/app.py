@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from mockforge.core.model import Request, Response
 from mockforge.core.responses import detail, error_response, json_response
-from mockforge.http.admin_guard import AdminGuard, admin_open_on
+from mockforge.http.admin_guard import REFUSED_KEY, AdminGuard, admin_open_on, new_refusal_counts
 from mockforge.http.protocol import UpgradedConnection
 
 if TYPE_CHECKING:
@@ -66,7 +66,8 @@ class HttpMockApp:
         host = cfg.admin.host if admin_only else cfg.http.host
         # The admin paths on a non-loopback HTTP host need a token (or admin.insecure), else are off.
         self.admin_open = admin_open_on(cfg, host, admin_only=admin_only)
-        self.admin_guard = AdminGuard(cfg, host)
+        refused = runtime.services.setdefault(REFUSED_KEY, new_refusal_counts())
+        self.admin_guard = AdminGuard(cfg, host, refused=refused)
         cors = cfg.http.cors
         self.cors = cors.enabled and not admin_only
         self._cors_origins = set(cors.origins)
