@@ -276,6 +276,21 @@ async def test_public_http_port_keeps_admin_off_and_warns(caplog: pytest.LogCapt
         await server.stop()
 
 
+async def test_public_http_port_insecure_opens_admin_and_warns(caplog: pytest.LogCaptureFixture) -> None:
+    server = Server(build_config({"http": {"host": "0.0.0.0", "port": 0}, "admin": {"insecure": True}}, env={}))
+    with caplog.at_level(logging.WARNING, logger="mockforge.admin"):
+        await server.start()
+    try:
+        assert any("admin.insecure" in r.getMessage() and "HTTP port" in r.getMessage() for r in caplog.records)
+        url = f"http://127.0.0.1:{server.ports['http']}/__mockforge/stubs"
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(url)).json() == {"stubs": []}
+            r = await client.get(url, headers={"Host": "evil.example"})  # still no rebinding
+            assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_host"
+    finally:
+        await server.stop()
+
+
 def test_cli_exits_2_with_one_line_naming_the_key(tmp_path: Path) -> None:
     config = tmp_path / "mockforge.yaml"
     config.write_text("http: {port: 0}\nadmin: {host: 0.0.0.0, port: 0}\n")
