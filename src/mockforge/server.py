@@ -2,6 +2,7 @@
 
     server = Server(load_config("examples/mockforge.yaml"))
     await server.start()          # raises ConfigError / SpecError / ProtoError / ListenError
+                                  # (ConfigError too for an admin listener off loopback without a token)
     server.ports                  # {"http": 3000, "ws": 3001, "grpc": 50051, "admin": 9080}
     await server.stop()
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from mockforge.config import Config
 from mockforge.errors import ListenError
+from mockforge.http.admin_guard import check_exposure
 from mockforge.http.app import HttpMockApp
 from mockforge.http.protocol import HttpListener
 from mockforge.runtime import Runtime
@@ -45,6 +47,7 @@ class Server:
     async def start(self) -> None:
         cfg = self.config
         rt = self.runtime
+        check_exposure(cfg)  # an admin surface off loopback without a token: refuse or warn
         spec = self._load_spec()
         self._attach_services()
         self.app = HttpMockApp(rt, spec)

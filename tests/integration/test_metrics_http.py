@@ -233,7 +233,7 @@ def test_an_http_only_server_never_scraped_does_not_import_prometheus_client() -
             async with MockServer(spec={str(PETSTORE)!r}) as mock:
                 reader, writer = await asyncio.open_connection("127.0.0.1", mock.ports["http"])
                 for path in (b"/pets/1", b"/__mockforge/stats"):
-                    writer.write(b"GET " + path + b" HTTP/1.1\\r\\nhost: x\\r\\n\\r\\n")
+                    writer.write(b"GET " + path + b" HTTP/1.1\\r\\nhost: 127.0.0.1\\r\\n\\r\\n")
                 await writer.drain()
                 await reader.readuntil(b"HTTP/1.1 200 ")
                 await reader.readuntil(b"HTTP/1.1 200 ")

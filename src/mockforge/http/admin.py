@@ -2,7 +2,9 @@
 
 This module answers the core endpoints (logs, routes, server info, spec, reset, stats, metrics)
 and hands every other subpath to the service that owns it: stubs and verification
-(``admin_stubs``), ``ws/``, ``grpc/``, ``plugins``, ``fixtures``.
+(``admin_stubs``), ``ws/``, ``grpc/``, ``plugins``, ``fixtures``. Every request reaching
+``AdminApi.handle`` has passed ``admin_guard.AdminGuard.check`` (Host, Origin, token, and a JSON
+or YAML content type on any body), so no handler here or in a service checks those again.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Why hand-written: these are thin translations from HTTP to the core stores; each endpoint is a
 few lines and a framework router would add more than it saves. Request bodies are JSON, or YAML
-when the content type says so. Bad input answers 400 in the common error shape, naming the field.
+when the content type says so (``admin_guard`` has already refused any other content type with
+415). Bad input answers 400 in the common error shape, naming the field.
 
     POST   stubs               one stub or a list -> 201 {"stubs": [...]}
     GET    stubs               {"stubs": [...]}

@@ -1,22 +1,25 @@
 """What the HTTP port answers, top to bottom (the HTTP side of the pipeline):
 
-    CORS preflight -> /__mockforge/* admin -> health -> request filters (plugins)
-    -> stubs -> replay fixtures -> OpenAPI route (validate, respond, template, plugin)
+    /__mockforge/* admin (own guard and CORS) -> CORS preflight -> health
+    -> request filters (plugins) -> stubs -> replay fixtures
+    -> OpenAPI route (validate, respond, template, plugin)
     -> latency and faults -> 404 with the closest stubs and routes
 
-The wire itself (framing, transport faults) is ``protocol.py``; the admin API is ``admin.py``.
+The wire itself (framing, transport faults) is ``protocol.py``; the admin API is ``admin.py``
+and who may call it is ``admin_guard.py``. The permissive ``http.cors`` answers never apply to
+admin paths: their CORS comes only from ``admin.cors_origins``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 from mockforge.core.model import Request, Response
 from mockforge.core.responses import detail, error_response, json_response
+from mockforge.http.admin_guard import REFUSED_KEY, AdminGuard, admin_open_on, new_refusal_counts
 from mockforge.http.protocol import UpgradedConnection
 
 if TYPE_CHECKING:
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mockforge.http")
 
 ADMIN_PREFIX = "/__mockforge/"
+ADMIN_ROOT = ADMIN_PREFIX[:-1]
 HEALTH_PATHS = {
     "/health": "health",
     "/healthz": "health",
@@ -34,15 +38,6 @@ HEALTH_PATHS = {
     "/health/ready": "ready",
     "/readyz": "ready",
 }
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def health_response(runtime: Runtime, kind: str) -> Response:
@@ -69,10 +64,10 @@ class HttpMockApp:
         self.admin = AdminApi(runtime)
         self._metrics: Any = None if admin_only else runtime.services.get("metrics")
         host = cfg.admin.host if admin_only else cfg.http.host
-        # The admin paths on a non-loopback HTTP host need a token, or are off.
-        loopback = is_loopback(host)
-        self.admin_open = admin_only or loopback or cfg.admin.token is not None
-        self.admin_token = None if loopback else cfg.admin.token
+        # The admin paths on a non-loopback HTTP host need a token (or admin.insecure), else are off.
+        self.admin_open = admin_open_on(cfg, host, admin_only=admin_only)
+        refused = runtime.services.setdefault(REFUSED_KEY, new_refusal_counts())
+        self.admin_guard = AdminGuard(cfg, host, refused=refused)
         cors = cfg.http.cors
         self.cors = cors.enabled and not admin_only
         self._cors_origins = set(cors.origins)
@@ -107,8 +102,10 @@ class HttpMockApp:
         metrics = self._metrics
         if metrics is not None:
             metrics.in_flight("http", 1)
+        path = request.path
+        admin = path.startswith(ADMIN_PREFIX) or path == ADMIN_ROOT
         try:
-            resp = await self._dispatch(request)
+            resp = await (self._admin(request) if admin else self._dispatch(request))
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -119,7 +116,7 @@ class HttpMockApp:
                 metrics.in_flight("http", -1)
         if resp.transport_fault and metrics is not None:
             metrics.error("http", "transport_fault")
-        if self.cors:
+        if self.cors and not admin:
             self._add_cors(request, resp)
         return resp
 
@@ -128,8 +125,6 @@ class HttpMockApp:
         path = request.path
         if self.cors and request.method == "OPTIONS" and request.headers.get("access-control-request-method"):
             return self._preflight(request)
-        if path.startswith(ADMIN_PREFIX) or path == ADMIN_PREFIX[:-1]:
-            return await self._admin(request)
         kind = HEALTH_PATHS.get(path)
         if kind is not None and (self.admin_only or self.spec is None or not self.spec.defines(path)):
             resp = health_response(self.runtime, kind)
@@ -176,13 +171,17 @@ class HttpMockApp:
         return error_response(404, "not_found", message, details)
 
     async def _admin(self, request: Request) -> Response:
+        """An admin path: off, or guarded (Host, Origin, token, body type), then the admin API."""
         if not self.admin_open:
             return error_response(404, "not_found", "admin API is off on this port (set admin.token to enable it)")
-        if self.admin_token is not None:
-            auth = request.headers.get("authorization") or ""
-            if auth != f"Bearer {self.admin_token}":
-                return error_response(401, "unauthorized", "admin API needs 'Authorization: Bearer <admin.token>'")
-        return await self.admin.handle(request, self)
+        guard = self.admin_guard
+        refused = guard.check(request, request.path[len(ADMIN_PREFIX):])
+        if refused is not None:
+            resp = refused
+        else:
+            resp = await self.admin.handle(request, self)
+        guard.add_cors(request, resp)
+        return resp
 
     # ---- CORS -------------------------------------------------------------------------
     def _allowed_origin(self, origin: str | None) -> str | None:
