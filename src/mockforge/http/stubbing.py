@@ -131,7 +131,7 @@ class StubService:
                 return error_response(500, "plugin_unavailable", f"plugin '{definition.plugin}' is not loaded")
             resp: Response = await plugins.generate_response(definition.plugin, request, request.route)
             resp.source = f"stub:{stub.id}"
-        elif self.expand and _calls_plugin_functions(definition) and "plugins" in self.runtime.services:
+        elif self.expand and "plugins" in self.runtime.services and _calls_plugin_functions(definition):
             # {{plugin.ID.NAME}} tokens: a plugin call must not run on the event loop
             resp = await self.runtime.services["plugins"].build_off_loop(
                 partial(match.build_response, request, expand=True)
