@@ -284,3 +284,32 @@ def test_fs_read_grants_its_directory_read_only_and_nothing_outside(fs_server: t
             assert text.startswith("errno "), text
             assert text != "errno 00"
             assert "secret" not in text
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def test_a_plugin_sees_only_the_environment_variables_it_lists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOCKFORGE_PLUGIN_VISIBLE", "yes")
+    monkeypatch.setenv("MOCKFORGE_PLUGIN_HIDDEN", "no")
+    monkeypatch.setenv("MOCKFORGE_ADMIN_TOKEN", "not-for-plugins")
+    granted = tmp_path / "envgranted"
+    shutil.copytree(WAT / "envdump", granted)
+    manifest = granted / "plugin.yaml"
+    text = manifest.read_text().replace("id: envdump", "id: envgranted")
+    manifest.write_text(text + "  env: [MOCKFORGE_PLUGIN_VISIBLE, MOCKFORGE_PLUGIN_UNSET]\n")
+    config = {
+        "core": {"cache_dir": str(tmp_path / "cache")},
+        "plugins": {"dirs": [], "load": [str(WAT / "envdump"), str(granted)]},
+        "http": {
+            "routes": [
+                {"id": f"env-{pid}", "request": {"path": f"/env/{pid}"}, "response": {"plugin": pid}}
+                for pid in ("envdump", "envgranted")
+            ]
+        },
+    }
+    with MockServer(config=config) as mock, httpx.Client(base_url=mock.url, timeout=30) as client:
+        assert client.get("/env/envdump").text == ""
+        assert client.get("/env/envgranted").text == "MOCKFORGE_PLUGIN_VISIBLE=yes;"
