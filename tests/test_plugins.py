@@ -372,6 +372,27 @@ def test_response_output_variants() -> None:
         _response_from("p", {"status": 99})
 
 
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({"x-a": "1\r\nset-cookie: a=b"}, "header 'x-a' has a control character"),
+        ({"x-a": "1\nx"}, "header 'x-a' has a control character"),
+        ([["x-a", "nul\x00"]], "header 'x-a' has a control character"),
+        ({"x-a\r\nset-cookie": "1"}, "invalid header name"),
+        ({"x a": "1"}, "invalid header name"),
+        ({"": "1"}, "invalid header name"),
+    ],
+)
+def test_plugin_headers_with_control_characters_or_bad_names_are_refused(headers: Any, reason: str) -> None:
+    from mockforge.plugins.manager import _response_from
+    from mockforge.plugins.runtime import CallFailure
+
+    with pytest.raises(CallFailure, match=reason):
+        _response_from("p", {"headers": headers, "body_text": "x"})
+    ok = _response_from("p", {"headers": {"x-tab": "a\tb", "x-utf8": "caf\u00e9"}})
+    assert ok.headers[:2] == [("x-tab", "a\tb"), ("x-utf8", "caf\u00e9")]
+
+
 # ---- CLI ----------------------------------------------------------------------------------
 
 

@@ -207,20 +207,35 @@ def _request_resolver(keys: list[str]) -> Resolver | None:
     return None
 
 
-def _dynamic(head: str, args: list[str]) -> Resolver:
-    """Registered functions and ``extra`` names, both looked up when rendering."""
-    keys = head.split(".")
-    root, rest = keys[0], keys[1:]
+class _Dynamic:
+    """Registered functions and ``extra`` names, both looked up when rendering; ``head`` lets a
+    template tell whether it may call a function (see ``Template.calls_functions``)."""
 
-    def dynamic(ctx: TemplateContext) -> Any:
-        fn = _FUNCTIONS.get(head)
+    __slots__ = ("args", "head", "rest", "root")
+
+    def __init__(self, head: str, args: list[str]) -> None:
+        keys = head.split(".")
+        self.head = head
+        self.args = args
+        self.root, self.rest = keys[0], keys[1:]
+
+    def __call__(self, ctx: TemplateContext) -> Any:
+        fn = _FUNCTIONS.get(self.head)
         if fn is not None:
-            return fn(list(args))
-        if not args and root in ctx.extra:
-            return _walk(ctx.extra[root], rest) if rest else ctx.extra[root]
+            return fn(list(self.args))
+        if not self.args and self.root in ctx.extra:
+            value = ctx.extra[self.root]
+            return _walk(value, self.rest) if self.rest else value
         return _UNRESOLVED
 
-    return dynamic
+
+def _dynamic(head: str, args: list[str]) -> Resolver:
+    return _Dynamic(head, args)
+
+
+def calls_functions(heads: frozenset[str]) -> bool:
+    """True when one of ``heads`` (token names) is a registered function right now."""
+    return bool(heads) and not _FUNCTIONS.keys().isdisjoint(heads)
 
 
 def _compile_token(inner: str) -> Resolver | None:
@@ -311,16 +326,25 @@ class Template:
     tpl.render(TemplateContext(request)) == "GET at 2024-05-01T12:00:00Z"
     """
 
-    __slots__ = ("_parts", "_single", "text")
+    __slots__ = ("_parts", "_single", "function_heads", "text")
 
     def __init__(self, text: str, parts: list[str | _Token]) -> None:
         self.text = text
         self._parts = tuple(parts)
         self._single = parts[0] if len(parts) == 1 and isinstance(parts[0], _Token) else None
+        #: Names of the tokens that may be registered functions (decided when rendering).
+        self.function_heads = frozenset(
+            p.fn.head for p in parts if isinstance(p, _Token) and isinstance(p.fn, _Dynamic)
+        )
 
     @property
     def is_static(self) -> bool:
         return all(isinstance(p, str) for p in self._parts)
+
+    def calls_functions(self) -> bool:
+        """True when rendering would call a registered (plugin) function, so a caller on the
+        event loop should render it on a thread instead."""
+        return calls_functions(self.function_heads)
 
     def render(self, ctx: TemplateContext) -> str:
         out: list[str] = []
@@ -352,18 +376,22 @@ def compile_template(text: str) -> Template:
 Node = Callable[[TemplateContext], Any]
 
 
-def _compile_node(value: Any) -> Node | None:
-    """A render function for ``value``, or ``None`` when nothing in it is templated."""
+def _compile_node(value: Any, heads: set[str]) -> Node | None:
+    """A render function for ``value``, or ``None`` when nothing in it is templated; the names
+    of its possible function tokens are added to ``heads``."""
     if isinstance(value, str):
         if not has_tokens(value):
             return None
         tpl = compile_template(value)
+        heads |= tpl.function_heads
         return None if tpl.is_static else tpl.render_value
     if isinstance(value, dict):
         entries = []
         for key, item in value.items():
             key_tpl = compile_template(key) if isinstance(key, str) and has_tokens(key) else None
-            entries.append((key, key_tpl, item, _compile_node(item)))
+            if key_tpl is not None:
+                heads |= key_tpl.function_heads
+            entries.append((key, key_tpl, item, _compile_node(item, heads)))
         if all(k is None and n is None for _, k, _, n in entries):
             return None
 
@@ -375,7 +403,7 @@ def _compile_node(value: Any) -> Node | None:
 
         return render_dict
     if isinstance(value, list | tuple):
-        items = [(item, _compile_node(item)) for item in value]
+        items = [(item, _compile_node(item, heads)) for item in value]
         if all(n is None for _, n in items):
             return None
         return lambda ctx: [n(ctx) if n is not None else v for v, n in items]
@@ -388,15 +416,20 @@ class CompiledValue:
     A value without tokens renders to the very object given (no copy), so do not mutate it.
     """
 
-    __slots__ = ("_node", "value")
+    __slots__ = ("_node", "function_heads", "value")
 
-    def __init__(self, value: Any, node: Node | None) -> None:
+    def __init__(self, value: Any, node: Node | None, function_heads: frozenset[str] = frozenset()) -> None:
         self.value = value
         self._node = node
+        self.function_heads = function_heads
 
     @property
     def is_static(self) -> bool:
         return self._node is None
+
+    def calls_functions(self) -> bool:
+        """Like ``Template.calls_functions``, for any string in the value."""
+        return calls_functions(self.function_heads)
 
     def render(self, ctx: TemplateContext) -> Any:
         node = self._node
@@ -404,7 +437,9 @@ class CompiledValue:
 
 
 def compile_value(value: Any) -> CompiledValue:
-    return CompiledValue(value, _compile_node(value))
+    heads: set[str] = set()
+    node = _compile_node(value, heads)
+    return CompiledValue(value, node, frozenset(heads))
 
 
 # --------------------------------------------------------------------------- fake data

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mockforge.core.model import Request, Response
@@ -139,7 +140,11 @@ class SpecAnswerer:
                     400, "unknown_example_or_status", str(getattr(choice, "message", choice)),
                     [detail("header.prefer", str(getattr(choice, "message", choice)))],
                 )
-            resp = self._to_response(request, choice)
+            if self.template_expand and "plugins" in rt.services and self._calls_plugin_functions(choice):
+                # {{plugin.ID.NAME}} tokens: a plugin call must not run on the event loop
+                resp = await rt.services["plugins"].build_off_loop(partial(self._to_response, request, choice))
+            else:
+                resp = self._to_response(request, choice)
         if faults is not None:
             decision = faults.fault_for(op.operation_id, op.tags)
             if decision is not None:
@@ -162,6 +167,12 @@ class SpecAnswerer:
             body = self._render(request, body)
             headers = [(k, self._render_text(request, v)) if "{{" in v else (k, v) for k, v in headers]
         return Response(status=choice.status, headers=headers, body=body, source="spec")
+
+    def _calls_plugin_functions(self, choice: ResponseChoice) -> bool:
+        """True when the example body or a header template calls a template function."""
+        if b"{{" in choice.body and self._template(choice.body).calls_functions():
+            return True
+        return any("{{" in v and self._template(v.encode()).calls_functions() for _, v in choice.headers)
 
     def _template(self, body: bytes) -> Template:
         from mockforge.core.templating import compile_template

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,14 @@ from mockforge.core.faults import FaultPolicy, apply_fault
 from mockforge.core.model import Request, Response
 from mockforge.core.request_log import RequestLog
 from mockforge.core.scenarios import ScenarioStore
-from mockforge.core.stubs import InMemoryStubStore, StubStore, load_file, near_miss_details, parse_config_routes
+from mockforge.core.stubs import (
+    InMemoryStubStore,
+    ResponseDefinition,
+    StubStore,
+    load_file,
+    near_miss_details,
+    parse_config_routes,
+)
 from mockforge.errors import StubError
 
 if TYPE_CHECKING:
@@ -123,6 +131,11 @@ class StubService:
                 return error_response(500, "plugin_unavailable", f"plugin '{definition.plugin}' is not loaded")
             resp: Response = await plugins.generate_response(definition.plugin, request, request.route)
             resp.source = f"stub:{stub.id}"
+        elif self.expand and "plugins" in self.runtime.services and _calls_plugin_functions(definition):
+            # {{plugin.ID.NAME}} tokens: a plugin call must not run on the event loop
+            resp = await self.runtime.services["plugins"].build_off_loop(
+                partial(match.build_response, request, expand=True)
+            )
         else:
             resp = match.build_response(request, expand=self.expand)
         if definition.fault is not None:
@@ -141,3 +154,12 @@ class StubService:
 
     def routes_info(self) -> list[dict[str, Any]]:
         return [s.to_dict() for s in self.store.list()]
+
+
+def _calls_plugin_functions(definition: ResponseDefinition) -> bool:
+    """True when rendering the stub's body or headers calls a template function (a plugin);
+    O(1) for a stub without such tokens (empty ``function_heads``)."""
+    body = definition.json_body if definition.json_body is not None else definition.text_body
+    if body is not None and body.calls_functions():
+        return True
+    return any(tpl.calls_functions() for _, tpl in definition.headers)

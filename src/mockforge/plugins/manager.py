@@ -10,10 +10,12 @@ nothing.
     denied = await pm.filter_request(request, route)      # None = allowed
     pm.call_template("text-tools", "upper", ["abc"])      # -> "ABC"
 
-A failing call (trap, fuel, timeout, memory, bad output) becomes a 500 in the common error shape
-naming the plugin and the reason, and is counted; after ``plugins.max_failures`` consecutive
-failures the plugin is disabled (503) until ``reload(id)``. More than ``max_concurrent`` calls
-at once get a 503. Calls run on a small thread pool so the event loop waits, it does not block.
+A failing call (trap, fuel, timeout, memory, bad output, a header with CR/LF/NUL, even an
+unexpected host error) becomes a 500 in the common error shape naming the plugin and the reason,
+and is counted; after ``plugins.max_failures`` consecutive failures the plugin is disabled (503)
+until ``reload(id)``. More than ``max_concurrent`` calls at once get a 503. Calls run on a small
+thread pool so the event loop waits, it does not block; a response whose templates call plugin
+functions is built on that pool too (``build_off_loop``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +49,9 @@ log = logging.getLogger("mockforge.plugins")
 
 _MAX_WORKERS = 16
 T = TypeVar("T")
+#: An HTTP header name (RFC 9110 token) and a value without CR, LF, NUL or other controls but tab.
+_HEADER_NAME_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class PluginCallError(Exception):
@@ -142,6 +148,10 @@ class Plugin:
             failure = exc.reason
             log.warning("plugin %s %s failed: %s", self.id, entry, failure)
             raise PluginCallError(self.id, f"failed: {failure}") from None
+        except Exception as exc:  # a host-side surprise is still this plugin's failed call
+            failure = f"host error: {type(exc).__name__}: {exc}".splitlines()[0][:200]
+            log.exception("plugin %s %s failed in the host", self.id, entry)
+            raise PluginCallError(self.id, f"failed: {failure}") from None
         finally:
             self.leave(failure, max_failures)
 
@@ -231,6 +241,10 @@ class PluginManager:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
 
+    async def aclose(self) -> None:
+        """Called by the server on stop: template functions go, the pool stops taking calls."""
+        self.close()
+
     # ---- calls -------------------------------------------------------------------------
     def request_input(self, request: Request, route: str | None) -> dict[str, Any]:
         """The request-log entry shape with the full body (``body``), unredacted headers and
@@ -295,6 +309,15 @@ class PluginManager:
             raise
         self._count(plugin_id, None)
         return result
+
+    async def build_off_loop(self, build: Callable[[], Response]) -> Response:
+        """Run ``build`` (a response whose templates call plugin functions) on the plugin pool,
+        so the event loop never waits on a plugin; a failed call answers ``plugin_failed``."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool(), build)
+        except PluginCallError as exc:
+            return exc.response()
 
     async def _call(
         self, plugin: Plugin, entry: str, payload: dict[str, Any], convert: Callable[[Any], T]
@@ -424,6 +447,12 @@ def _response_from(plugin_id: str, out: Any) -> Response:
             headers.append((str(k).lower(), str(v)))
     except (TypeError, ValueError):
         raise _bad("headers must be an object or a list of [name, value]") from None
+    for k, v in headers:
+        # refused whole, never written: CR/LF would split the response (issue 12, item 5)
+        if not _HEADER_NAME_RE.fullmatch(k):
+            raise _bad(f"invalid header name {k[:64]!r}")
+        if _BAD_VALUE_RE.search(v):
+            raise _bad(f"header {k!r} has a control character (CR, LF, NUL...) in its value")
     given = [k for k in ("body", "body_text", "body_base64") if k in out]
     if len(given) > 1:
         raise _bad(f"give one of body, body_text, body_base64 (got {', '.join(given)})")

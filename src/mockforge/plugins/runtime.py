@@ -17,6 +17,9 @@ Limits per call: ``StoreLimits`` (memory_mb, one memory, one instance), fuel res
 manifest's value (``fuel: 0`` means no fuel limit), and an epoch deadline of ``timeout_ms``: a
 daemon ticker thread, started with the engine, advances the engine's epoch every ``TICK_MS``
 while at least one call is running (it sleeps on a condition when none is).
+
+Guest stdout/stderr never reach a file: ``guest_output.fd_write`` shadows WASI's ``fd_write`` and
+keeps at most 4 KiB per stream in memory while the guest writes (why: see that module).
 """
 
 from __future__ import annotations
@@ -26,15 +29,14 @@ import logging
 import math
 import os
 import re
-import shutil
 import struct
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from mockforge.errors import PluginError
+from mockforge.plugins.guest_output import MAX_CAPTURED_BYTES, GuestOutput, OutputSlot, fd_write
 from mockforge.plugins.manifest import ENTRY_POINTS, Manifest
 
 log = logging.getLogger("mockforge.plugins")
@@ -43,8 +45,6 @@ log = logging.getLogger("mockforge.plugins")
 TICK_MS = 2
 #: Largest output a guest may return.
 MAX_OUTPUT_BYTES = 1024 * 1024
-#: Guest stdout + stderr kept per call (the rest is dropped and counted).
-MAX_CAPTURED_BYTES = 4096
 #: Fuel given when the manifest turns fuel off (``fuel: 0``): effectively unlimited.
 UNLIMITED_FUEL = 2**63 - 1
 WASI_MODULE = "wasi_snapshot_preview1"
@@ -256,20 +256,6 @@ def _check_func(
         problems.append(f"export '{name}' must be a function {want}")
 
 
-def _read_capped(path: str) -> str:
-    """The first ``MAX_CAPTURED_BYTES`` of a capture file, noting how much was dropped."""
-    try:
-        size = os.path.getsize(path)
-        if not size:
-            return ""
-        with open(path, "rb") as f:
-            head = f.read(MAX_CAPTURED_BYTES)
-    except OSError:
-        return ""
-    text = head.decode("utf-8", "replace").rstrip()
-    return text + (f" [... {size - len(head)} bytes dropped]" if size > len(head) else "")
-
-
 class Sandbox:
     """A compiled, checked plugin module and the limits to run it under."""
 
@@ -288,28 +274,29 @@ class Sandbox:
         self._fs_read = [str(p) for p in manifest.fs_read_paths()]
         self._env = [(k, os.environ[k]) for k in caps.env if k in os.environ]
         self._linker = wasmtime.Linker(engine())
+        self._output = OutputSlot()
         if self.uses_wasi:
             self._linker.define_wasi()
+            self._define_fd_write(wasmtime)
         self._define_env(wasmtime)
         self._log = logging.getLogger(f"mockforge.plugins.{manifest.id}")
-        self._capture_dir: str | None = None
-
-    def _capture_files(self) -> tuple[str, str]:
-        """Per-thread files for guest stdout and stderr (wasmtime truncates them on each call).
-
-        Files rather than ``stdout_custom``: with a Python callback, wasmtime-py 50 aborts the
-        process at interpreter exit (a tokio worker calls back into a finalised interpreter).
-        """
-        if self._capture_dir is None:
-            self._capture_dir = tempfile.mkdtemp(prefix=f"mockforge-plugin-{self.manifest.id}-")
-        base = os.path.join(self._capture_dir, str(threading.get_ident()))
-        return base + ".out", base + ".err"
 
     def close(self) -> None:
-        """Remove the capture files (the module itself is freed with this object)."""
-        if self._capture_dir is not None:
-            shutil.rmtree(self._capture_dir, ignore_errors=True)
-            self._capture_dir = None
+        """Nothing to release: no capture files exist, and the module is freed with this object."""
+
+    def _define_fd_write(self, wasmtime: Any) -> None:
+        """Shadow WASI's ``fd_write`` with the bounded in-memory capture of ``guest_output``."""
+        i32 = wasmtime.ValType.i32()
+        slot = self._output
+
+        def write(caller: Any, fd: int, iovs: int, iovs_len: int, nwritten: int) -> int:
+            return fd_write(slot, caller, fd, iovs, iovs_len, nwritten)
+
+        self._linker.allow_shadowing = True
+        self._linker.define_func(
+            WASI_MODULE, "fd_write", wasmtime.FuncType([i32] * 4, [i32]), write, access_caller=True
+        )
+        self._linker.allow_shadowing = False
 
     def _define_env(self, wasmtime: Any) -> None:
         i32 = wasmtime.ValType.i32()
@@ -341,11 +328,11 @@ class Sandbox:
         )
         store.set_fuel(self._fuel)
         store.set_epoch_deadline(self._deadline_ticks)
-        capture = None
+        output = None
         if self.uses_wasi:
+            # stdout/stderr stay at WASI's default sink; fd_write is ours (see _define_fd_write)
             wasi = wasmtime.WasiConfig()
-            capture = self._capture_files()
-            wasi.stdout_file, wasi.stderr_file = capture
+            output = self._output.current = GuestOutput(MAX_CAPTURED_BYTES)
             for d in self._fs_read:
                 wasi.preopen_dir(d, d, fs_mutable=False)
             if self._env:
@@ -378,12 +365,11 @@ class Sandbox:
             raise CallFailure(text) from None
         finally:
             tick.leave()
-            if capture is not None:
-                del store  # closes the capture files
-                for stream, path in zip(("stdout", "stderr"), capture, strict=True):
-                    text = _read_capped(path)
-                    if text:
-                        self._log.info("guest %s: %s", stream, text)
+            if output is not None:
+                self._output.current = None
+                for stream, fd in (("stdout", 1), ("stderr", 2)):
+                    if output.kept[fd] or output.dropped[fd]:
+                        self._log.info("guest %s: %s", stream, output.text(fd))
 
     def _trap_reason(self, exc: Any, store: Any, memory: Any) -> str:
         import wasmtime
