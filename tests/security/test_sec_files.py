@@ -237,13 +237,18 @@ def test_a_stub_file_or_config_route_naming_a_file_outside_is_one_line_naming_fi
 def test_roots_are_the_config_folder_file_roots_and_the_folders_the_config_names(tmp_path: Path) -> None:
     cfg_file = tmp_path / "conf" / "mockforge.yaml"
     cfg_file.parent.mkdir()
-    cfg_file.write_text("core: {file_roots: [../data], fixtures: {dir: ../rec}}\nhttp: {max_response_bytes: 77}\n")
+    cfg_file.write_text(
+        "core: {file_roots: [../data], fixtures: {dir: ../rec, mode: replay}}\n"
+        "http: {max_response_bytes: 77, stubs_dir: ../stubs}\nplugins: {dirs: [../plugins]}\n"
+    )
     from mockforge.config import load_config
 
     roots = FileRoots.from_config(load_config(str(cfg_file), env={}))
     real = os.path.realpath(tmp_path)
-    assert roots.roots[:3] == (f"{real}/conf", f"{real}/data", f"{real}/rec")
+    assert roots.roots == tuple(f"{real}/{name}" for name in ("conf", "data", "stubs", "rec", "plugins"))
     assert roots.max_read_bytes == 77
+    no_config = FileRoots.from_config(build_config({}, env={}))
+    assert no_config.roots == (os.getcwd(), os.path.join(os.getcwd(), "plugins"))
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -10,8 +10,8 @@ with the same one-line reasons.
 The rule: a path resolves (``os.path.realpath``, so ``..`` and symlinks are followed first) inside
 one of the roots, and names a regular file. The roots are fixed at start-up (``from_config``): the
 config file's folder (the current directory when there is none), ``core.file_roots``, and the
-folders the config names for mockforge's own files (``http.stubs_dir``, ``core.fixtures.dir``,
-``plugins.dirs``/``plugins.load``): those are chosen by the user who runs the server. ``/proc``,
+folders the config names for mockforge's own files (``http.stubs_dir``, ``core.fixtures.dir`` when
+fixtures are on, ``plugins.dirs``/``plugins.load``): those are chosen by the user who runs the server. ``/proc``,
 ``/sys`` and ``/dev`` are refused even inside a root (``/proc`` files claim to be regular).
 
 ``check`` runs when a path is accepted (a stub added, a manifest loaded) and gives a clear error
@@ -177,7 +177,8 @@ class FileRoots:
         roots: list[str] = [base, *(_rooted(r, cwd) for r in cfg.core.file_roots)]
         if cfg.http.stubs_dir:
             roots.append(_rooted(cfg.http.stubs_dir, cwd))
-        roots.append(_rooted(cfg.core.fixtures.dir, cwd))
+        if cfg.core.fixtures.mode != "off":
+            roots.append(_rooted(cfg.core.fixtures.dir, cwd))
         roots.extend(_rooted(d, cwd) for d in cfg.plugins.dirs)
         for entry in cfg.plugins.load:
             p = _rooted(entry, cwd)
