@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
+from mockforge.core.files import FileRoots
 from mockforge.core.model import Headers, Request
 from mockforge.core.stubs import (
     InMemoryStubStore,
@@ -127,7 +128,8 @@ def test_text_base64_and_file_bodies(tmp_path: Path) -> None:
     assert (resp.body, resp.header("content-type")) == (b"\x00\x01", "application/octet-stream")
     f = tmp_path / "pet.json"
     f.write_text('{"v": 1}')
-    file_stub = parse_stub({"response": {"body_file": "pet.json"}}, "", str(tmp_path / "stubs.yaml"))
+    roots = FileRoots.of([tmp_path])  # a body_file must sit inside the allowed folders (core/files.py)
+    file_stub = parse_stub({"response": {"body_file": "pet.json"}}, "", str(tmp_path / "stubs.yaml"), files=roots)
     assert file_stub.response.build(req(), {}, expand=True, source="s").body == b'{"v": 1}'
     f.write_text('{"v": 2}')  # read on use
     resp = file_stub.response.build(req(), {}, expand=True, source="s")

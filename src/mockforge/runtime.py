@@ -16,6 +16,7 @@ from typing import Any
 
 from mockforge import __version__
 from mockforge.config import Config
+from mockforge.core.files import FileRoots
 from mockforge.core.request_log import RequestLog
 
 
@@ -23,6 +24,8 @@ class Runtime:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.version = __version__
+        #: Folders stubs, fixtures and plugins may read files from, and the read cap (core/files.py).
+        self.files = FileRoots.from_config(config)
         self.log = RequestLog(
             config.core.max_request_logs,
             max_body_bytes=config.core.max_logged_body_bytes,

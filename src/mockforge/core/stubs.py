@@ -42,6 +42,7 @@ import orjson
 import yaml
 
 from mockforge.core.faults import FaultSpec, parse_fault
+from mockforge.core.files import FileAccessError, FileRoots, FileTooLarge
 from mockforge.core.matching import MatchResult, MatchSubject, RequestPattern, quote
 from mockforge.core.model import Request, Response
 from mockforge.core.request_log import now_rfc3339
@@ -100,6 +101,8 @@ class ResponseDefinition:
     text_body: Template | None = None
     raw_body: bytes | None = None
     body_file: str | None = None
+    #: The roots and read cap ``body_file`` was checked against (checked again on every read).
+    files: FileRoots | None = None
     delay_ms: int = 0
     fault: FaultSpec | None = None
     plugin: str | None = None
@@ -109,7 +112,8 @@ class ResponseDefinition:
         self, request: Request, path_params: Mapping[str, str], *, expand: bool, source: str
     ) -> Response:
         """Render the answer. With ``expand`` templates are rendered (``http.response_template_expand``),
-        otherwise sent as written. ``body_file`` is read now, so edits show without a reload."""
+        otherwise sent as written. ``body_file`` is read now, so edits show without a reload: this
+        blocks on the disk, so the HTTP step calls it off the event loop for such stubs."""
         ctx = TemplateContext(request, dict(path_params)) if expand else None
         ctype: str | None = None
         body = b""
@@ -123,11 +127,10 @@ class ResponseDefinition:
             body, ctype = self.raw_body, "application/octet-stream"
         elif self.body_file is not None:
             try:
-                body = Path(self.body_file).read_bytes()
-            except OSError as exc:
-                resp = error_response(
-                    500, "stub_body_file", f"cannot read body_file {self.body_file}: {exc.strerror}"
-                )
+                body = (self.files or FileRoots.default()).read(self.body_file, what="body_file")
+            except FileAccessError as exc:
+                code = "stub_body_file_too_large" if isinstance(exc, FileTooLarge) else "stub_body_file"
+                resp = error_response(500, code, exc.message)
                 resp.source = source
                 return resp
             ctype = mimetypes.guess_type(self.body_file)[0] or "application/octet-stream"
@@ -201,7 +204,9 @@ def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
-def _parse_response(spec: Any, where: str, file: str | None, base: Path | None) -> ResponseDefinition:
+def _parse_response(
+    spec: Any, where: str, file: str | None, base: Path | None, files: FileRoots | None, label: str = ""
+) -> ResponseDefinition:
     if spec is None:
         return ResponseDefinition()
     if not isinstance(spec, Mapping):
@@ -237,10 +242,14 @@ def _parse_response(spec: Any, where: str, file: str | None, base: Path | None) 
         except (binascii.Error, ValueError):
             raise _fail("'body_base64' is not valid base64", _join(where, "body_base64"), file) from None
     elif "body_file" in given:
-        path = Path(str(spec["body_file"])).expanduser()
-        if not path.is_absolute() and base is not None:
-            path = base / path
-        kwargs["body_file"] = str(path)
+        if not isinstance(spec["body_file"], str) or not spec["body_file"]:
+            raise _fail("'body_file' takes a file path", _join(where, "body_file"), file)
+        roots = files or FileRoots.default()
+        try:
+            kwargs["body_file"] = roots.check(spec["body_file"], base=base, what="body_file")
+        except FileAccessError as exc:
+            raise _fail(f"{label}{exc.message}", _join(where, "body_file"), file) from None
+        kwargs["files"] = roots
     delay = spec.get("delay_ms", 0) or 0
     if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
         raise _fail(f"expected whole milliseconds >= 0, got {delay!r}", _join(where, "delay_ms"), file)
@@ -289,10 +298,19 @@ def _parse_scenario(spec: Any, where: str, file: str | None) -> ScenarioRule | N
 
 
 def parse_stub(
-    data: Any, where: str = "", source: str = SOURCE_API, *, default_id: str | None = None
+    data: Any,
+    where: str = "",
+    source: str = SOURCE_API,
+    *,
+    default_id: str | None = None,
+    files: FileRoots | None = None,
 ) -> Stub:
     """Validate and compile one stub definition; ``StubError`` names the file (when ``source`` is
-    a file path) and the field, e.g. ``stubs/pets.yaml at [1].request.query.kind: invalid regex``."""
+    a file path) and the field, e.g. ``stubs/pets.yaml at [1].request.query.kind: invalid regex``.
+
+    ``files`` are the folders a ``body_file`` may name (``FileRoots.default()``, the current
+    directory, when not given); a relative ``body_file`` is relative to the stub file, else to the
+    current directory."""
     file = None if source in (SOURCE_API, SOURCE_CONFIG) else source
     base = Path(file).resolve().parent if file else None
     if not isinstance(data, Mapping):
@@ -321,7 +339,8 @@ def parse_stub(
         pattern = RequestPattern.compile(data.get("request"), _join(where, "request"))
     except StubError as exc:
         raise _fail(exc.message, exc.where or "", file) from None
-    response = _parse_response(data.get("response"), _join(where, "response"), file, base)
+    label = f"stub '{stub_id}': " if data.get("id") is not None else ""
+    response = _parse_response(data.get("response"), _join(where, "response"), file, base, files, label)
     scenario = _parse_scenario(data.get("scenario"), _join(where, "scenario"), file)
     spec = {k: data[k] for k in _STUB_KEYS if k in data}
     spec["id"] = stub_id
@@ -338,19 +357,25 @@ def parse_stub(
     )
 
 
-def parse_stubs(data: Any, source: str, *, where: str = "", default_ids: str | None = None) -> list[Stub]:
+def parse_stubs(
+    data: Any, source: str, *, where: str = "", default_ids: str | None = None, files: FileRoots | None = None
+) -> list[Stub]:
     """One stub or a list of them, all or nothing (the first error raises)."""
     if isinstance(data, list):
         return [
             parse_stub(
-                item, f"{where}[{i}]", source, default_id=f"{default_ids}-{i + 1}" if default_ids else None
+                item,
+                f"{where}[{i}]",
+                source,
+                default_id=f"{default_ids}-{i + 1}" if default_ids else None,
+                files=files,
             )
             for i, item in enumerate(data)
         ]
-    return [parse_stub(data, where, source, default_id=default_ids)]
+    return [parse_stub(data, where, source, default_id=default_ids, files=files)]
 
 
-def load_file(path: str | Path) -> list[Stub]:
+def load_file(path: str | Path, files: FileRoots | None = None) -> list[Stub]:
     """The stubs of one ``.yaml``/``.yml``/``.json`` file (one stub or a list); ``StubError`` with
     the file and the line (syntax) or field (content). Stubs without an id get ``<file stem>[-n]``."""
     p = Path(path).resolve()
@@ -373,7 +398,7 @@ def load_file(path: str | Path) -> list[Stub]:
         raise StubError(f"not valid YAML: {reason}", file=file, where=where) from None
     if data is None:
         return []
-    return parse_stubs(data, file, default_ids=p.stem)
+    return parse_stubs(data, file, default_ids=p.stem, files=files)
 
 
 def stub_files(directory: str | Path) -> list[Path]:
@@ -383,13 +408,17 @@ def stub_files(directory: str | Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in STUB_FILE_SUFFIXES and p.is_file())
 
 
-def parse_config_routes(routes: Iterable[Any], where: str = "http.routes") -> tuple[list[Stub], list[str]]:
+def parse_config_routes(
+    routes: Iterable[Any], where: str = "http.routes", files: FileRoots | None = None
+) -> tuple[list[Stub], list[str]]:
     """Stubs of ``http.routes``; a bad route is one problem line and is skipped, the rest load."""
     stubs: list[Stub] = []
     problems: list[str] = []
     for i, item in enumerate(routes):
         try:
-            stubs.append(parse_stub(item, f"{where}[{i}]", SOURCE_CONFIG, default_id=f"route-{i + 1}"))
+            stubs.append(
+                parse_stub(item, f"{where}[{i}]", SOURCE_CONFIG, default_id=f"route-{i + 1}", files=files)
+            )
         except StubError as exc:
             problems.append(str(exc))
     return stubs, problems
@@ -617,14 +646,16 @@ class InMemoryStubStore:
                 self._drop(stub_id)
             return [self._put(s) for s in new]
 
-    def load_dir(self, directory: str | Path) -> tuple[builtins.list[Stub], builtins.list[str]]:
+    def load_dir(
+        self, directory: str | Path, files: FileRoots | None = None
+    ) -> tuple[builtins.list[Stub], builtins.list[str]]:
         """Load every stub file under ``directory``; a bad file is one problem line and loads
         nothing (a stub it loaded before stays), the other files load."""
         loaded: builtins.list[Stub] = []
         problems: builtins.list[str] = []
         for path in stub_files(directory):
             try:
-                stubs = load_file(path)
+                stubs = load_file(path, files)
             except StubError as exc:
                 problems.append(str(exc))
                 continue

@@ -25,6 +25,7 @@ import msgspec
 import yaml
 
 from mockforge.core.faults import FaultPolicy
+from mockforge.core.files import FileRoots
 from mockforge.core.model import Request, Response
 from mockforge.core.request_log import RequestLog
 from mockforge.core.responses import detail, error_response, json_response
@@ -48,6 +49,9 @@ class StubsAdminContext(Protocol):
 
     @property
     def log(self) -> RequestLog: ...
+
+    @property
+    def files(self) -> FileRoots: ...
 
 
 class _BadBody(Exception):
@@ -117,7 +121,7 @@ def _stubs_root(ctx: StubsAdminContext, request: Request) -> Response:
         return _not_allowed(request, "GET, POST, DELETE")
     data = _body(request)
     try:
-        parsed = parse_stubs(data, SOURCE_API)
+        parsed = parse_stubs(data, SOURCE_API, files=ctx.files)
     except MockforgeError as exc:
         return _invalid(exc)
     stored = [ctx.stubs.add(s) for s in parsed]
@@ -138,7 +142,7 @@ def _stubs(ctx: StubsAdminContext, request: Request, stub_id: str) -> Response:
     if isinstance(data, dict):
         data = {**data, "id": stub_id}
     try:
-        stub = parse_stub(data, "", SOURCE_API)
+        stub = parse_stub(data, "", SOURCE_API, files=ctx.files)
     except MockforgeError as exc:
         return _invalid(exc)
     stored = ctx.stubs.replace(stub_id, stub)

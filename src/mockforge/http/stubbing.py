@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mockforge.core.faults import FaultPolicy, apply_fault
+from mockforge.core.files import FileRoots
 from mockforge.core.model import Request, Response
 from mockforge.core.request_log import RequestLog
 from mockforge.core.scenarios import ScenarioStore
@@ -50,12 +51,14 @@ class StubService:
         self.stubs_dir: str | None = cfg.http.stubs_dir
         if self.stubs_dir is None and Path("stubs").is_dir():
             self.stubs_dir = str(Path("stubs").resolve())
+        #: Where a ``body_file`` may point (the runtime's roots plus the stub folder in use).
+        self.files: FileRoots = runtime.files.with_roots([self.stubs_dir] if self.stubs_dir else [])
         self.load_config_routes(cfg.http.routes)
         if self.stubs_dir is not None:
             if not Path(self.stubs_dir).is_dir():
                 self._problem(f"{self.stubs_dir}: http.stubs_dir is not a folder")
             else:
-                _, problems = self.store.load_dir(self.stubs_dir)
+                _, problems = self.store.load_dir(self.stubs_dir, self.files)
                 for p in problems:
                     self._problem(p)
 
@@ -82,7 +85,7 @@ class StubService:
         log.warning("%s", line)
 
     def load_config_routes(self, routes: list[dict[str, Any]]) -> None:
-        stubs, problems = parse_config_routes(routes)
+        stubs, problems = parse_config_routes(routes, files=self.files)
         for p in problems:
             self._problem(p)
         self.store.replace_source(CONFIG_SOURCE, stubs)
@@ -95,7 +98,7 @@ class StubService:
             self.store.replace_source(source, [])
             return True
         try:
-            stubs = load_file(path)
+            stubs = load_file(path, self.files)
         except StubError as exc:
             log.warning("stub file not reloaded, the last good version stays: %s", exc)
             return False
@@ -136,6 +139,9 @@ class StubService:
             resp = await self.runtime.services["plugins"].build_off_loop(
                 partial(match.build_response, request, expand=True)
             )
+        elif definition.body_file is not None:
+            # a file read blocks (disk, or a file swapped for something slow): never on the loop
+            resp = await asyncio.to_thread(match.build_response, request, expand=self.expand)
         else:
             resp = match.build_response(request, expand=self.expand)
         if definition.fault is not None:

@@ -196,7 +196,7 @@ class PluginManager:
         """Load one plugin (folder or manifest); raises ``PluginError``."""
         from mockforge.plugins.runtime import Sandbox
 
-        manifest = load_manifest(path)
+        manifest = load_manifest(path, self.runtime.files)
         existing = self.plugins.get(manifest.id)
         if existing is not None and existing.manifest.file != manifest.file:
             raise PluginError(

@@ -16,6 +16,12 @@ is one flat format (issue 7), decoded with msgspec so that every error names the
                    fs_read: [], env: []}
     config: {greeting: hi}
     config_schema: {type: object}
+
+Paths a manifest names are untrusted (a plugin may come from anywhere): given the server's
+``FileRoots`` (``core/files.py``), the manifest, its ``entry`` and every ``fs_read`` folder must
+resolve (symlinks followed) inside them, and ``entry`` must be a regular file; ``fs_read: [/]`` or
+``entry: ../../elsewhere.wasm`` out of the roots is refused when the plugin loads. Without roots
+(``mockforge plugin validate``, run by the local user) only the file kinds are checked.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
+from mockforge.core.files import FileAccessError, FileRoots
 from mockforge.errors import PluginError
 
 Kind = Literal["response", "template", "request_filter"]
@@ -99,12 +106,18 @@ def _where(exc: msgspec.ValidationError) -> tuple[str | None, str]:
     return path or None, reason
 
 
-def load_manifest(path: str | Path) -> Manifest:
-    """Read and check one manifest; ``path`` is the ``plugin.yaml`` or its folder."""
+def load_manifest(path: str | Path, files: FileRoots | None = None) -> Manifest:
+    """Read and check one manifest; ``path`` is the ``plugin.yaml`` or its folder. With ``files``,
+    the manifest and the paths it names must resolve inside those roots."""
     p = Path(path)
     if p.is_dir():
         p = p / MANIFEST_NAME
     file = str(p)
+    if files is not None:
+        try:
+            files.check(p, what="plugin manifest")
+        except FileAccessError as exc:
+            raise PluginError(exc.message, file=file) from None
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -127,11 +140,11 @@ def load_manifest(path: str | Path) -> Manifest:
         where, reason = _where(exc)
         raise PluginError(reason, file=file, where=where) from None
     m = msgspec.structs.replace(m, file=str(p.resolve()))
-    check_manifest(m, file)
+    check_manifest(m, file, files)
     return m
 
 
-def check_manifest(m: Manifest, file: str) -> None:
+def check_manifest(m: Manifest, file: str, files: FileRoots | None = None) -> None:
     """Semantic checks msgspec cannot express; raises ``PluginError`` naming the key."""
 
     def bad(where: str, msg: str) -> PluginError:
@@ -150,7 +163,12 @@ def check_manifest(m: Manifest, file: str) -> None:
             raise bad(f"functions.{i}", f"'{fn}' is not a valid function name")
     if not m.entry.endswith((".wasm", ".wat")):
         raise bad("entry", "the entry must be a .wasm (or .wat) file")
-    if not m.entry_path.is_file():
+    if files is not None:
+        try:
+            files.check(m.entry_path, what="entry")
+        except FileAccessError as exc:
+            raise bad("entry", exc.message) from None
+    elif not m.entry_path.is_file():
         raise bad("entry", f"file not found: {m.entry_path}")
     c = m.capabilities
     if not 1 <= c.memory_mb <= MAX_MEMORY_MB:
@@ -162,7 +180,12 @@ def check_manifest(m: Manifest, file: str) -> None:
     if not 1 <= c.max_concurrent <= MAX_CONCURRENT:
         raise bad("capabilities.max_concurrent", f"expected 1 to {MAX_CONCURRENT}, got {c.max_concurrent}")
     for i, d in enumerate(m.fs_read_paths()):
-        if not d.is_dir():
+        if files is not None:
+            try:
+                files.check_dir(d, what="fs_read folder")
+            except FileAccessError as exc:
+                raise bad(f"capabilities.fs_read.{i}", exc.message) from None
+        elif not d.is_dir():
             raise bad(f"capabilities.fs_read.{i}", f"not a directory: {d}")
     for i, name in enumerate(c.env):
         if not name or "=" in name:

@@ -467,8 +467,9 @@ class MockServer:
     def add_stub(self, definition: Mapping[str, Any]) -> StubHandle:
         """Add a stub in the full shape of ``POST /__mockforge/stubs`` (matchers, scenario,
         priority, fault...); ``StubError`` names the field when it is wrong."""
-        stub = parse_stub(definition, "", SOURCE_API)
-        stored = self._stub_service().store.add(stub)
+        service = self._stub_service()
+        stub = parse_stub(definition, "", SOURCE_API, files=service.files)
+        stored = service.store.add(stub)
         return StubHandle(self, stored.id)
 
     def stubs(self) -> list[dict[str, Any]]:
