@@ -209,15 +209,15 @@ async def test_pushes_to_a_slow_reader_are_bounded_in_bytes_before_the_message_c
 async def test_a_script_inbox_keeps_the_newest_messages_within_the_byte_bound(tmp_path: Any) -> None:
     script = tmp_path / "wait.jsonl"
     script.write_text('{"ts": 600000, "dir": "out", "text": "too late"}\n')  # never reads its inbox in time
-    async with running([{"path": "/s", "mode": "script", "script": str(script)}], send_queue_bytes=300_000) as m:
-        async with connect(m.url("/s")) as ws:
-            for i in range(40):
-                await ws.send(f"{i:03d}".encode() + b"x" * 99_997)  # 100 kB each, 4 MB in all
-            await eventually(lambda: only_session(m.hub) is not None and only_session(m.hub).messages_in == 40)
-            session = only_session(m.hub)
-            kept = [(entry[0] if isinstance(entry, tuple) else entry).data[:3] for entry in session._inbox]
-            assert kept == [b"037", b"038", b"039"]  # 3 x 100 kB fit in 300,000 bytes
-            assert session._inbox_bytes == 300_000
+    route = {"path": "/s", "mode": "script", "script": str(script)}
+    async with running([route], send_queue_bytes=300_000) as m, connect(m.url("/s")) as ws:
+        for i in range(40):
+            await ws.send(f"{i:03d}".encode() + b"x" * 99_997)  # 100 kB each, 4 MB in all
+        await eventually(lambda: only_session(m.hub) is not None and only_session(m.hub).messages_in == 40)
+        session = only_session(m.hub)
+        kept = [(entry[0] if isinstance(entry, tuple) else entry).data[:3] for entry in session._inbox]
+        assert kept == [b"037", b"038", b"039"]  # 3 x 100 kB fit in 300,000 bytes
+        assert session._inbox_bytes == 300_000
 
 
 # ---- floods of connections are bounded by websocket.max_connections ------------------------
