@@ -110,8 +110,22 @@ class RawH2:
                 out.update(dict(e.headers))
         return out
 
+    async def read_to_end(self) -> None:
+        """Read (and feed h2) until the server closes the connection."""
+        try:
+            await self.until(lambda: False)
+        except AssertionError as exc:
+            assert self.closed, exc
+
     def close(self) -> None:
         self.writer.close()
+
+
+async def eventually(check: Any, timeout: float = LIVENESS_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met before the liveness deadline"
+        await asyncio.sleep(0.01)
 
 
 def prefix(length: int, flag: int = 0) -> bytes:
@@ -202,6 +216,36 @@ async def test_a_client_opening_more_streams_than_allowed_loses_only_its_connect
             assert (await other.outcome(ok))["grpc-status"] == "0"
         finally:
             other.close()
+
+
+async def test_connections_past_grpc_max_connections_get_goaway_and_slots_come_back(tmp_path: Path) -> None:
+    from h2.errors import ErrorCodes
+
+    async with serving(tmp_path, max_connections=3) as (svc, port):
+        held = [await RawH2.open(port) for _ in range(3)]
+        assert svc.open_connections == 3
+        refused = await RawH2.open(port)
+        await refused.read_to_end()
+        goaway = [e for e in refused.events if isinstance(e, h2.events.ConnectionTerminated)]
+        assert len(goaway) == 1 and goaway[0].error_code == ErrorCodes.ENHANCE_YOUR_CALM
+        assert goaway[0].additional_data == b"grpc.max_connections (3) reached; try again later"
+        assert svc.connections_refused == 1
+        refused.close()
+        # the held connections still work, and a closed one frees its slot
+        ok = held[0].call(UNARY)
+        held[0].send(ok, prefix(0), end=True)
+        assert (await held[0].outcome(ok))["grpc-status"] == "0"
+        held.pop().close()
+        await eventually(lambda: svc.open_connections == 2)
+        again = await RawH2.open(port)
+        try:
+            ok = again.call(UNARY)
+            again.send(ok, prefix(0), end=True)
+            assert (await again.outcome(ok))["grpc-status"] == "0"
+        finally:
+            again.close()
+            for raw in held:
+                raw.close()
 
 
 # ---- bad input status codes (item 8) -------------------------------------------------------

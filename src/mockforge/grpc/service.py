@@ -213,9 +213,9 @@ class GrpcService:
     async def start(self, host: str, port: int) -> int:
         """Bind and serve; the bound port (``port`` may be 0)."""
         import h2.connection
-        from grpclib.server import Server
 
         from mockforge.grpc import framing
+        from mockforge.grpc.connections import CappedServer
 
         # h2 remembers the id of every closed stream of a connection, up to 65,536 (about 110 B
         # each): a long-lived client grows the server by ~7 MB per connection before it levels
@@ -225,11 +225,13 @@ class GrpcService:
         # Messages are read through framing.recv_bounded: the length prefix is checked against
         # grpc.max_message_bytes before the body is read, and the flow-control windows are sized
         # from the same limit. h2 already advertises MAX_CONCURRENT_STREAMS 100 per connection
-        # (a client opening more loses its connection with GOAWAY).
+        # (a client opening more loses its connection with GOAWAY), and connections are capped at
+        # grpc.max_connections (connections.py).
         self._bounded_reads = framing.install()
         limit = self.config.max_message_bytes
-        self._server = Server(
+        self._server = CappedServer(
             self._servables(),
+            max_connections=self.config.max_connections,
             codec=framing.BoundedProtoCodec(limit),
             status_details_codec=_status_details_codec(),
             config=framing.server_config(limit),
@@ -239,6 +241,15 @@ class GrpcService:
         bound = int(sockets[0].getsockname()[1]) if sockets else port
         self.runtime.ports["grpc"] = bound
         return bound
+
+    @property
+    def connections_refused(self) -> int:
+        """Connections refused at ``grpc.max_connections`` since start (for /stats)."""
+        return self._server.connections_refused if self._server is not None else 0
+
+    @property
+    def open_connections(self) -> int:
+        return self._server.open_connections if self._server is not None else 0
 
     async def stop(self, timeout: float = 5.0) -> None:
         server, self._server = self._server, None
