@@ -148,6 +148,9 @@ async def test_a_message_announcing_more_than_the_limit_is_refused_from_its_pref
             assert answer["grpc-status"] == "8"  # RESOURCE_EXHAUSTED
             assert "67108864 bytes" in answer["grpc-message"]
             assert "grpc.max_message_bytes (4194304)" in answer["grpc-message"]
+            # and the stream is reset, so the client stops sending the body
+            await raw.until(lambda: any(isinstance(e, h2.events.StreamReset) and e.stream_id == sid
+                                        for e in raw.events))
             # the same connection still answers a well-formed call
             ok = raw.call(UNARY)
             raw.send(ok, prefix(0), end=True)
