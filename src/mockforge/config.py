@@ -123,6 +123,8 @@ class GrpcConfig(msgspec.Struct, frozen=True, kw_only=True):
     reflection: bool = True
     on_error: Literal["fail", "skip"] = "fail"
     max_message_bytes: int = 4 * 1024 * 1024
+    #: Open connections on the gRPC listener; past it, GOAWAY and close.
+    max_connections: int = 1000
 
 
 class AdminConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -599,6 +601,7 @@ BOUND_KEYS = (
     "websocket.send_queue_limit",
     "websocket.send_queue_bytes",
     "grpc.max_message_bytes",
+    "grpc.max_connections",
     "core.max_request_logs",
     "core.max_logged_body_bytes",
     "core.max_logged_header_bytes",

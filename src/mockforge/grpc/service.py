@@ -154,6 +154,8 @@ class GrpcService:
         self._defaults: dict[tuple[str, int], tuple[Any, bytes]] = {}
         self._built: dict[tuple[str, int, int], Any] = {}
         self._server: Any = None
+        #: False when grpclib could not be hooked; messages are then size-checked after reading.
+        self._bounded_reads = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ---- lifecycle ------------------------------------------------------------------
@@ -211,19 +213,43 @@ class GrpcService:
     async def start(self, host: str, port: int) -> int:
         """Bind and serve; the bound port (``port`` may be 0)."""
         import h2.connection
-        from grpclib.server import Server
+
+        from mockforge.grpc import framing
+        from mockforge.grpc.connections import CappedServer
 
         # h2 remembers the id of every closed stream of a connection, up to 65,536 (about 110 B
         # each): a long-lived client grows the server by ~7 MB per connection before it levels
         # off (found by benchmarks/soak_tracemalloc.py). A few thousand is plenty to tell late
         # frames of a closed stream from a protocol error.
         h2.connection.H2Connection.MAX_CLOSED_STREAMS = _MAX_CLOSED_STREAMS
-        self._server = Server(self._servables())
+        # Messages are read through framing.recv_bounded: the length prefix is checked against
+        # grpc.max_message_bytes before the body is read, and the flow-control windows are sized
+        # from the same limit. h2 already advertises MAX_CONCURRENT_STREAMS 100 per connection
+        # (a client opening more loses its connection with GOAWAY), and connections are capped at
+        # grpc.max_connections (connections.py).
+        self._bounded_reads = framing.install()
+        limit = self.config.max_message_bytes
+        self._server = CappedServer(
+            self._servables(),
+            max_connections=self.config.max_connections,
+            codec=framing.BoundedProtoCodec(limit),
+            status_details_codec=_status_details_codec(),
+            config=framing.server_config(limit),
+        )
         await self._server.start(host, port)
         sockets = self._server._server.sockets
         bound = int(sockets[0].getsockname()[1]) if sockets else port
         self.runtime.ports["grpc"] = bound
         return bound
+
+    @property
+    def connections_refused(self) -> int:
+        """Connections refused at ``grpc.max_connections`` since start (for /stats)."""
+        return self._server.connections_refused if self._server is not None else 0
+
+    @property
+    def open_connections(self) -> int:
+        return self._server.open_connections if self._server is not None else 0
 
     async def stop(self, timeout: float = 5.0) -> None:
         server, self._server = self._server, None
@@ -405,15 +431,11 @@ class _Call:
 
     # ---- reading ---------------------------------------------------------------------------
     async def _recv(self) -> Any:
-        from google.protobuf.message import DecodeError
-        from grpclib.exceptions import GRPCError
+        """The next message; bounds and bad input are answered by ``framing.recv_bounded``."""
+        msg = await self.stream.recv_message()
+        if msg is not None and not self.svc._bounded_reads and msg.ByteSize() > self.svc.config.max_message_bytes:
+            from grpclib.exceptions import GRPCError
 
-        try:
-            msg = await self.stream.recv_message()
-        except DecodeError as exc:
-            name = self.info.input_type.DESCRIPTOR.full_name
-            raise GRPCError(_status(3), f"malformed {name}: {exc}") from None
-        if msg is not None and msg.ByteSize() > self.svc.config.max_message_bytes:
             raise GRPCError(_status(8), f"message larger than {self.svc.config.max_message_bytes} bytes")
         return msg
 
@@ -575,6 +597,13 @@ def _as_int(value: Any, what: str) -> int:
     except (TypeError, ValueError):
         raise ValueError(f"stub {what} rendered {value!r}, not an integer") from None
     return max(number, 0)
+
+
+def _status_details_codec() -> Any:
+    """What grpclib's Server picks when given no codec (we pass one, so we pick it too)."""
+    from grpclib.encoding.proto import ProtoStatusDetailsCodec, _googleapis_available
+
+    return ProtoStatusDetailsCodec() if _googleapis_available() else None
 
 
 def _status(code: int) -> Any:

@@ -118,6 +118,11 @@ class WebSocketHub:
         self.max_message_bytes = cfg.max_message_bytes
         self.idle_timeout_s = cfg.idle_timeout_ms / 1000
         self.send_queue_limit = max(1, cfg.send_queue_limit)
+        self.send_queue_bytes = max(1, cfg.send_queue_bytes)
+        #: Connections closed (1008) because their send queue passed a bound; for /stats.
+        self.slow_readers_closed = 0
+        #: Upgrades refused (503) at websocket.max_connections; for /stats.
+        self.connections_refused = 0
         #: How long a peer has to answer our close frame before its socket is dropped.
         self.close_timeout_s = CLOSE_TIMEOUT_S
         #: One line per route that could not be loaded (file and line included); not served.
@@ -157,6 +162,7 @@ class WebSocketHub:
         if route is None:
             return error_response(404, "not_found", f"no WebSocket endpoint at {request.path}")
         if len(self._sessions) >= self.max_connections:
+            self.connections_refused += 1
             return error_response(
                 503,
                 "too_many_connections",

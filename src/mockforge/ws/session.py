@@ -10,9 +10,15 @@ task per connection: bytes from ``conn.on_data`` go to ``receive_data()``, frame
 only a timer.
 
 Back-pressure: a message is written at once while the socket buffer is under its high-water mark;
-past it, messages wait in a deque of at most ``websocket.send_queue_limit`` entries, emptied by
-a task that exists only while there is a backlog. A client that lets the deque fill is closed
-with 1008 (and dropped if it does not finish the close handshake), so memory stays bounded.
+past it, messages wait in a deque, emptied by a task that exists only while there is a backlog.
+The deque is bounded twice: ``websocket.send_queue_limit`` messages and ``websocket.send_queue_bytes``
+bytes, the bytes counting the socket's write buffer too (what the peer has not taken yet). Counting
+messages alone let a slow reader of 1 MB echoes hold 256 MB. A client that passes either bound is
+closed with 1008 and a reason (and dropped if it does not finish the close handshake), so memory
+per connection stays near ``send_queue_bytes`` plus one message. Queued text is kept encoded, so
+the count is exact; the check is two additions and a comparison per queued message.
+The script inbox (messages a script has not waited for yet) keeps the newest messages within the
+same two bounds.
 
 Importing this module imports ``websockets``; the hub imports it on the first upgrade only.
 """
@@ -49,6 +55,7 @@ class Session:
     __slots__ = (
         "_abort_handle",
         "_backlog",
+        "_backlog_bytes",
         "_flusher",
         "_fragments",
         "_fragments_text",
@@ -57,6 +64,7 @@ class Session:
         "_idle_handle",
         "_idle_s",
         "_inbox",
+        "_inbox_bytes",
         "_inbox_event",
         "_last_activity",
         "_loop",
@@ -98,7 +106,9 @@ class Session:
         self.started = self._loop.time()
         self.messages_in = 0
         self.messages_out = 0
-        self._backlog: deque[Message] | None = None  # created on the first backlog
+        #: (is_text, encoded payload), created on the first backlog; its bytes in _backlog_bytes
+        self._backlog: deque[tuple[bool, bytes]] | None = None
+        self._backlog_bytes = 0
         self._flusher: asyncio.Task[None] | None = None
         self._fragments: bytearray | None = None
         self._fragments_text = False
@@ -107,7 +117,9 @@ class Session:
         self._idle_s = hub.idle_timeout_s
         self._idle_handle: asyncio.TimerHandle | None = None
         self._abort_handle: asyncio.TimerHandle | None = None
-        self._inbox: deque[Message] | None = None
+        #: (message, its size in bytes) not yet taken by ``wait_for_message``; bytes in _inbox_bytes
+        self._inbox: deque[tuple[Message, int]] | None = None
+        self._inbox_bytes = 0
         self._inbox_event: asyncio.Event | None = None
         self._last_activity = self.started
         self._tasks: set[asyncio.Task[None]] | None = None
@@ -136,6 +148,7 @@ class Session:
         if self.proto.state is not State.OPEN or self._gone:
             return
         self._backlog = None
+        self._backlog_bytes = 0
         self.proto.send_close(code, reason)
         self._write_pending()
         self._expect_close()
@@ -187,6 +200,7 @@ class Session:
         if self._inbox_event is not None:
             self._inbox_event.set()
         self._backlog = None
+        self._backlog_bytes = 0
         proto = self.proto
         frame = proto.close_sent or proto.close_rcvd
         code = frame.code if frame is not None else int(CloseCode.ABNORMAL)
@@ -239,9 +253,11 @@ class Session:
         self._log("MESSAGE_IN", payload)
         if self._inbox is not None:
             inbox = self._inbox
-            if len(inbox) >= self.hub.send_queue_limit:
-                inbox.popleft()  # nobody is reading: keep the newest, bounded
-            inbox.append(message)
+            inbox.append((message, len(payload)))
+            self._inbox_bytes += len(payload)
+            hub = self.hub
+            while len(inbox) > hub.send_queue_limit or (self._inbox_bytes > hub.send_queue_bytes and len(inbox) > 1):
+                self._inbox_bytes -= inbox.popleft()[1]  # nobody is reading: keep the newest
             if self._inbox_event is not None:
                 self._inbox_event.set()
         self.route.on_message(self, message)
@@ -261,7 +277,8 @@ class Session:
         deadline = None if timeout_s is None else self._loop.time() + timeout_s
         while True:
             while inbox:
-                message = inbox.popleft()
+                message, size = inbox.popleft()
+                self._inbox_bytes -= size
                 if matcher is None or matcher(message):
                     return message
             if not self.is_open:
@@ -285,28 +302,36 @@ class Session:
         reading too slowly."""
         if self.proto.state is not State.OPEN or self._gone:
             return False
+        data = message.data
+        is_text = isinstance(data, str)
+        payload = data.encode() if isinstance(data, str) else data
         backlog = self._backlog
-        if backlog or self.conn.transport.get_write_buffer_size() > self._high_water:
+        transport = self.conn.transport
+        if backlog or transport.get_write_buffer_size() > self._high_water:
             if backlog is None:
                 backlog = self._backlog = deque()
-            if len(backlog) >= self.hub.send_queue_limit:
-                log.warning("closing %s on %s: send queue full (client reads too slowly)", self.id, self.path)
-                self.close(CloseCode.POLICY_VIOLATION, "send queue full: client reads too slowly")
+            hub = self.hub
+            pending = self._backlog_bytes + len(payload) + transport.get_write_buffer_size()
+            if len(backlog) >= hub.send_queue_limit or pending > hub.send_queue_bytes:
+                what = "messages" if len(backlog) >= hub.send_queue_limit else "bytes"
+                log.warning(
+                    "closing %s on %s: send queue full of %s (client reads too slowly)", self.id, self.path, what
+                )
+                hub.slow_readers_closed += 1
+                self.close(CloseCode.POLICY_VIOLATION, f"send queue full ({what}): client reads too slowly")
                 return False
-            backlog.append(message)
+            backlog.append((is_text, payload))
+            self._backlog_bytes += len(payload)
             if self._flusher is None:
                 self._flusher = self._loop.create_task(self._flush_backlog())
             return True
-        self._emit(message)
+        self._emit(is_text, payload)
         return True
 
-    def _emit(self, message: Message) -> None:
-        data = message.data
-        if isinstance(data, str):
-            payload = data.encode()
+    def _emit(self, is_text: bool, payload: bytes) -> None:
+        if is_text:
             self.proto.send_text(payload)
         else:
-            payload = data
             self.proto.send_binary(payload)
         self._write_pending()
         self.messages_out += 1
@@ -322,7 +347,9 @@ class Session:
                 while self._backlog and transport.get_write_buffer_size() <= self._high_water:
                     if self.proto.state is not State.OPEN:
                         return
-                    self._emit(self._backlog.popleft())
+                    is_text, payload = self._backlog.popleft()
+                    self._backlog_bytes -= len(payload)
+                    self._emit(is_text, payload)
                 if self._backlog is not None and len(self._backlog) == before and not transport.is_closing():
                     # drain() returned but the buffer is still full: give the loop a turn
                     await asyncio.sleep(0.005)
