@@ -8,6 +8,7 @@ import pytest
 
 from mockforge.config import CoreConfig
 from mockforge.core.faults import FaultPolicy
+from mockforge.core.limits import DEFAULT_LIMITS, DocumentLimits
 from mockforge.core.model import Headers, Request, Response
 from mockforge.core.request_log import RequestLog
 from mockforge.core.scenarios import ScenarioStore
@@ -20,6 +21,7 @@ class Ctx:
     scenarios: ScenarioStore = field(default_factory=ScenarioStore)
     faults: FaultPolicy = field(default_factory=lambda: FaultPolicy(CoreConfig(seed=1)))
     log: RequestLog = field(default_factory=lambda: RequestLog(100))
+    document_limits: DocumentLimits = DEFAULT_LIMITS
     stubs: InMemoryStubStore = field(init=False)
 
     def __post_init__(self) -> None:

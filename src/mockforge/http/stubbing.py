@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mockforge.core.faults import FaultPolicy, apply_fault
+from mockforge.core.limits import DocumentLimits
 from mockforge.core.model import Request, Response
 from mockforge.core.request_log import RequestLog
 from mockforge.core.scenarios import ScenarioStore
@@ -47,7 +48,7 @@ class StubService:
             if not Path(self.stubs_dir).is_dir():
                 self._problem(f"{self.stubs_dir}: http.stubs_dir is not a folder")
             else:
-                _, problems = self.store.load_dir(self.stubs_dir)
+                _, problems = self.store.load_dir(self.stubs_dir, runtime.document_limits)
                 for p in problems:
                     self._problem(p)
 
@@ -68,6 +69,10 @@ class StubService:
     def log(self) -> RequestLog:
         return self.runtime.log
 
+    @property
+    def document_limits(self) -> DocumentLimits:
+        return self.runtime.document_limits
+
     # ---- loading and reloading ----------------------------------------------------------
     def _problem(self, line: str) -> None:
         self.problems.append(line)
@@ -87,7 +92,7 @@ class StubService:
             self.store.replace_source(source, [])
             return True
         try:
-            stubs = load_file(path)
+            stubs = load_file(path, self.runtime.document_limits)
         except StubError as exc:
             log.warning("stub file not reloaded, the last good version stays: %s", exc)
             return False
