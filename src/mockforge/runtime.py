@@ -27,6 +27,7 @@ class Runtime:
         self.log = RequestLog(
             config.core.max_request_logs,
             max_body_bytes=config.core.max_logged_body_bytes,
+            max_header_bytes=config.core.max_logged_header_bytes,
             redact=config.core.log_redact_headers,
         )
         #: Bounds for specs and stub files read while running (core.max_document_depth, ...).

@@ -186,3 +186,6 @@ class LogEntry(msgspec.Struct, gc=False, kw_only=True):
     #: Which stub/fixture/route answered, e.g. "stub:get-pet-7" (empty when nothing matched).
     matched: str = ""
     response_excerpt: str = ""
+    #: The entry lost data: the body excerpt was cut (``body_truncated``) or the headers were cut
+    #: to ``core.max_logged_header_bytes``.
+    truncated: bool = False
