@@ -21,14 +21,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
-from mockforge.core.limits import (
-    DEFAULT_LIMITS,
-    LimitError,
-    check_depth,
-    check_utf8,
-    load_yaml,
-    too_deep_to_decode,
-)
+from mockforge.core.limits import DEFAULT_LIMITS, LimitError, check_utf8, decode_document
 from mockforge.errors import ConfigError
 
 log = logging.getLogger("mockforge.config")
@@ -355,14 +348,7 @@ def read_config_file(path: str) -> dict[str, Any]:
     limits = DEFAULT_LIMITS
     try:
         check_utf8(raw)
-        if p.suffix.lower() == ".json":
-            try:
-                data = msgspec.json.decode(raw)
-            except RecursionError:
-                raise too_deep_to_decode(limits.max_depth) from None
-            check_depth(data, limits.max_depth)
-        else:
-            data = load_yaml(raw, yaml.CSafeLoader, limits)
+        data = decode_document(raw, as_json=p.suffix.lower() == ".json", limits=limits)
     except LimitError as exc:
         raise ConfigError(exc.message, file=path, where=exc.where) from None
     except (yaml.YAMLError, msgspec.DecodeError) as exc:

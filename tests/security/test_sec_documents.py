@@ -346,3 +346,28 @@ def test_stub_fault_body_that_cannot_be_sent_is_refused(client: httpx.Client) ->
     r = client.post("/__mockforge/stubs", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 400 and "response.fault.body" in error_of(r)["message"]
     assert client.get("/__mockforge/stubs").json()["stubs"] == []
+
+
+def test_deep_json_stub_file_names_the_pointer(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_bytes(msgspec.json.encode(stub_with(deep_value(300))))
+    with pytest.raises(StubError) as caught:
+        load_file(path)
+    assert caught.value.file == str(path)
+    assert caught.value.where is not None and caught.value.where.startswith("/response/body/a/a")
+
+
+def test_grpc_stub_files_are_bounded_too(tmp_path: Path) -> None:
+    from mockforge.grpc.service import load_stub_files
+
+    (tmp_path / "lol.yaml").write_text(LAUGHS_STUB)
+    with pytest.raises(StubError) as caught:
+        load_stub_files(str(tmp_path))
+    assert "lol.yaml" in str(caught.value) and "core.max_yaml_alias_nodes" in str(caught.value)
+
+
+def test_fixture_fingerprint_of_a_deep_body_is_bytes_not_an_error() -> None:
+    from mockforge.fixtures.fingerprint import decode_json
+
+    assert decode_json(deep_json(5000)) == (False, None)
+    assert decode_json(b'{"a": [1]}') == (True, {"a": [1]})

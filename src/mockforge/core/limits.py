@@ -265,3 +265,19 @@ def load_yaml(data: bytes | str, loader: type[Any], limits: DocumentLimits = DEF
         return ld.construct_document(node)
     finally:
         ld.dispose()
+
+
+def decode_document(
+    raw: bytes, *, as_json: bool, limits: DocumentLimits = DEFAULT_LIMITS, loader: type[Any] | None = None
+) -> Any:
+    """A stub file, config or admin body: JSON (``as_json``) or YAML (``loader``, default
+    ``CSafeLoader``), within ``limits``. Raises ``LimitError``, ``msgspec.DecodeError`` or
+    ``yaml.YAMLError``; the caller names the file."""
+    if as_json:
+        try:
+            data = msgspec.json.decode(raw)
+        except RecursionError:
+            raise too_deep_to_decode(limits.max_depth) from None
+        check_depth(data, limits.max_depth)
+        return data
+    return load_yaml(raw, loader or yaml.CSafeLoader, limits)

@@ -42,15 +42,7 @@ import orjson
 import yaml
 
 from mockforge.core.faults import FaultSpec, parse_fault
-from mockforge.core.limits import (
-    DEFAULT_LIMITS,
-    DocumentLimits,
-    LimitError,
-    check_depth,
-    check_utf8,
-    load_yaml,
-    too_deep_to_decode,
-)
+from mockforge.core.limits import DEFAULT_LIMITS, DocumentLimits, LimitError, check_utf8, decode_document
 from mockforge.core.matching import MatchResult, MatchSubject, RequestPattern, quote
 from mockforge.core.model import Request, Response
 from mockforge.core.request_log import now_rfc3339
@@ -391,21 +383,14 @@ def load_file(path: str | Path, limits: DocumentLimits = DEFAULT_LIMITS) -> list
     except OSError as exc:
         raise StubError(f"cannot read stub file: {exc.strerror}", file=file) from None
     try:
-        if p.suffix.lower() == ".json":
-            try:
-                data = msgspec.json.decode(raw)
-            except RecursionError:
-                raise too_deep_to_decode(limits.max_depth) from None
-            check_depth(data, limits.max_depth)
-        else:
-            data = load_yaml(raw, _YAML_LOADER, limits)
+        data = decode_document(raw, as_json=p.suffix.lower() == ".json", limits=limits, loader=_YAML_LOADER)
     except LimitError as exc:
         raise StubError(exc.message, file=file, where=exc.where) from None
     except msgspec.DecodeError as exc:
-        _utf8_or_none(raw, file)
+        _raise_if_not_utf8(raw, file)
         raise StubError(f"not valid JSON: {exc}", file=file) from None
     except yaml.YAMLError as exc:
-        _utf8_or_none(raw, file)
+        _raise_if_not_utf8(raw, file)
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
@@ -415,7 +400,7 @@ def load_file(path: str | Path, limits: DocumentLimits = DEFAULT_LIMITS) -> list
     return parse_stubs(data, file, default_ids=p.stem)
 
 
-def _utf8_or_none(raw: bytes, file: str) -> None:
+def _raise_if_not_utf8(raw: bytes, file: str) -> None:
     """A ``StubError`` naming the byte offset when ``raw`` is not UTF-8 (error path only)."""
     try:
         check_utf8(raw)

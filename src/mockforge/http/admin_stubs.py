@@ -24,14 +24,7 @@ import msgspec
 import yaml
 
 from mockforge.core.faults import FaultPolicy
-from mockforge.core.limits import (
-    DEFAULT_LIMITS,
-    DocumentLimits,
-    LimitError,
-    check_depth,
-    load_yaml,
-    too_deep_to_decode,
-)
+from mockforge.core.limits import DEFAULT_LIMITS, DocumentLimits, LimitError, decode_document
 from mockforge.core.model import Request, Response
 from mockforge.core.request_log import RequestLog
 from mockforge.core.responses import detail, error_response, json_response
@@ -76,14 +69,7 @@ def _body(request: Request, limits: DocumentLimits = DEFAULT_LIMITS) -> Any:
     ctype = (request.headers.get("content-type") or "").lower()
     kind = "YAML" if "yaml" in ctype else "JSON"
     try:
-        if kind == "YAML":
-            return load_yaml(request.body, _YAML_LOADER, limits)
-        try:
-            data = msgspec.json.decode(request.body)
-        except RecursionError:
-            raise too_deep_to_decode(limits.max_depth) from None
-        check_depth(data, limits.max_depth)
-        return data
+        return decode_document(request.body, as_json=kind == "JSON", limits=limits, loader=_YAML_LOADER)
     except LimitError as exc:
         raise _BadBody(f"the body is refused: {exc}") from None
     except (yaml.YAMLError, msgspec.DecodeError) as exc:
