@@ -9,6 +9,7 @@ import pytest
 from mockforge.config import CoreConfig
 from mockforge.core.faults import FaultPolicy
 from mockforge.core.files import FileRoots
+from mockforge.core.limits import DEFAULT_LIMITS, DocumentLimits
 from mockforge.core.model import Headers, Request, Response
 from mockforge.core.request_log import RequestLog
 from mockforge.core.scenarios import ScenarioStore
@@ -22,6 +23,7 @@ class Ctx:
     faults: FaultPolicy = field(default_factory=lambda: FaultPolicy(CoreConfig(seed=1)))
     log: RequestLog = field(default_factory=lambda: RequestLog(100))
     files: FileRoots = field(default_factory=FileRoots.default)
+    document_limits: DocumentLimits = DEFAULT_LIMITS
     stubs: InMemoryStubStore = field(init=False)
 
     def __post_init__(self) -> None:

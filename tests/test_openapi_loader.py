@@ -565,7 +565,7 @@ def test_yaml_cache_is_keyed_by_content_and_kept_apart(tmp_path: Path) -> None:
     assert len(data) >= resolver.YAML_CACHE_MIN_BYTES
     cache = tmp_path / "cache"
     first = load_specs([str(spec)], cache_dir=str(cache))
-    digest = hashlib.sha256(b"mockforge-yaml-v1\0" + data).hexdigest()
+    digest = hashlib.sha256(resolver._CACHE_SALT + data).hexdigest()
     assert [p.name for p in cache.iterdir()] == [f"{digest}.msgpack"]
     assert os.listdir(spec.parent) == ["big.yaml"]
     second = load_specs([str(spec)], cache_dir=str(cache))

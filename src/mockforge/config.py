@@ -21,6 +21,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
+from mockforge.core.limits import DEFAULT_LIMITS, LimitError, check_utf8, decode_document
 from mockforge.errors import ConfigError
 
 log = logging.getLogger("mockforge.config")
@@ -335,18 +336,23 @@ def get_path(d: Mapping[str, Any], dotted: str) -> Any:
 
 
 def read_config_file(path: str) -> dict[str, Any]:
+    """The file's top-level mapping; ``ConfigError`` (one line, naming the file and the line, JSON
+    pointer or byte offset) when it cannot be read, is not UTF-8, YAML or JSON, nests deeper than
+    ``core.max_document_depth`` or expands YAML aliases past ``core.max_yaml_alias_nodes`` (the
+    defaults: the file cannot raise the bounds that protect its own reading)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise ConfigError("config file not found", file=path) from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file: {exc.strerror}", file=path) from None
+    limits = DEFAULT_LIMITS
     try:
-        if p.suffix.lower() == ".json":
-            data = msgspec.json.decode(text.encode())
-        else:
-            data = yaml.load(text, Loader=yaml.CSafeLoader)
+        check_utf8(raw)
+        data = decode_document(raw, as_json=p.suffix.lower() == ".json", limits=limits)
+    except LimitError as exc:
+        raise ConfigError(exc.message, file=path, where=exc.where) from None
     except (yaml.YAMLError, msgspec.DecodeError) as exc:
         line = ""
         mark = getattr(exc, "problem_mark", None)

@@ -17,6 +17,7 @@ from typing import Any
 from mockforge import __version__
 from mockforge.config import Config
 from mockforge.core.files import FileRoots
+from mockforge.core.limits import DocumentLimits, set_request_json_depth
 from mockforge.core.request_log import RequestLog
 
 
@@ -29,8 +30,12 @@ class Runtime:
         self.log = RequestLog(
             config.core.max_request_logs,
             max_body_bytes=config.core.max_logged_body_bytes,
+            max_header_bytes=config.core.max_logged_header_bytes,
             redact=config.core.log_redact_headers,
         )
+        #: Bounds for specs and stub files read while running (core.max_document_depth, ...).
+        self.document_limits = DocumentLimits.of(config.core)
+        set_request_json_depth(config.http.max_json_depth)
         self.started_monotonic = time.monotonic()
         self.started_at = datetime.now(UTC)
         #: listener name ("http", "ws", "grpc", "admin", "metrics") -> bound port

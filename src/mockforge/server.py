@@ -97,7 +97,7 @@ class Server:
         from mockforge.http.mock import SpecAnswerer
         from mockforge.openapi.loader import load_specs
 
-        model = load_specs(list(cfg.http.specs), cache_dir=cfg.core.cache_dir)
+        model = load_specs(list(cfg.http.specs), cache_dir=cfg.core.cache_dir, limits=self.runtime.document_limits)
         for warning in model.warnings:
             log.warning("%s", warning)
         answerer = SpecAnswerer(self.runtime, model)

@@ -231,7 +231,9 @@ class Watcher:
         server = self.server
         cfg = server.config
         try:
-            model = await asyncio.to_thread(load_specs, self.spec_paths, cache_dir=cfg.core.cache_dir)
+            model = await asyncio.to_thread(
+                load_specs, self.spec_paths, cache_dir=cfg.core.cache_dir, limits=server.runtime.document_limits
+            )
             answerer = SpecAnswerer(server.runtime, model)
         except MockforgeError as exc:
             log.warning("spec not reloaded, the last good version keeps serving: %s", exc)

@@ -191,7 +191,13 @@ def parse_fault(spec: Any, where: str, error: type[MockforgeError] = ConfigError
         statuses = (500,)
     dribble = spec.get("dribble_ms", _DEFAULT_DRIBBLE_MS if transport == "dribble" else 0)
     dribble_ms = int(_number(dribble, f"{where}.dribble_ms", error))
-    return FaultSpec(rate, statuses, spec.get("body"), "body" in spec, transport, dribble_ms)
+    body = spec.get("body")
+    if "body" in spec and not isinstance(body, str):
+        try:  # sent with orjson on every faulted request: a body it cannot encode is refused now
+            orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError as exc:
+            raise error(f"the fault body does not serialise as JSON ({exc})", where=f"{where}.body") from None
+    return FaultSpec(rate, statuses, body, "body" in spec, transport, dribble_ms)
 
 
 def apply_fault(decision: FaultDecision, response: Response) -> Response:
@@ -204,7 +210,7 @@ def apply_fault(decision: FaultDecision, response: Response) -> Response:
             if isinstance(body, str):
                 raw, ctype = body.encode(), "text/plain; charset=utf-8"
             else:
-                raw, ctype = orjson.dumps(body), "application/json"
+                raw, ctype = orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS), "application/json"
             out = Response(status=decision.status, headers=[("content-type", ctype)], body=raw)
         else:
             out = error_response(

@@ -28,6 +28,13 @@ from urllib.parse import parse_qs
 import msgspec
 import orjson
 
+from mockforge.core.limits import (
+    DEFAULT_DOCUMENT_DEPTH,
+    JsonTooDeep,
+    LimitError,
+    check_depth,
+    decode_request_json,
+)
 from mockforge.core.model import Headers, LogEntry, Request
 from mockforge.errors import StubError
 
@@ -383,14 +390,20 @@ class MatchSubject:
         return not self._body
 
     def json(self) -> Any:
-        """The body as JSON, or ``None`` when empty or not JSON (parsed once)."""
+        """The body as JSON, or ``None`` when empty or not JSON (parsed once). A live request's
+        body nested past ``http.max_json_depth`` raises ``JsonTooDeep`` (a 400); a logged excerpt
+        (text) that deep is treated as not JSON."""
         if not self._json_done:
-            self._json_done = True
             if self._body:
                 try:
-                    self._json = msgspec.json.decode(self._body)
+                    self._json = decode_request_json(self._body)
                 except msgspec.DecodeError:
                     self._json = None
+                except JsonTooDeep:
+                    if isinstance(self._body, bytes):
+                        raise
+                    self._json = None
+            self._json_done = True
         return self._json
 
     def form(self) -> dict[str, list[str]]:
@@ -473,6 +486,10 @@ def _equals_json(spec: Mapping[str, Any], where: str) -> BodyCheck:
             expected = orjson.loads(expected)
         except orjson.JSONDecodeError:
             pass
+        try:  # a stub file's own text was bounded, but this JSON inside a string was not
+            check_depth(expected, DEFAULT_DOCUMENT_DEPTH)
+        except LimitError as exc:
+            raise StubError(f"equals_json is {exc.message}", where=f"{where}.equals_json") from None
     extra_ok = spec.get("ignore_extra_fields", False)
     any_order = spec.get("ignore_array_order", False)
     for key in ("ignore_extra_fields", "ignore_array_order"):

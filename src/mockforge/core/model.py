@@ -17,6 +17,8 @@ from urllib.parse import parse_qs
 
 import msgspec
 
+from mockforge.core.limits import decode_request_json
+
 _intern = sys.intern
 
 
@@ -121,14 +123,16 @@ class Request:
         return self._query
 
     def json(self) -> Any:
-        """The body parsed as JSON, or ``None`` when it is empty or not JSON (parsed once)."""
+        """The body parsed as JSON, or ``None`` when it is empty or not JSON (parsed once).
+        ``JsonTooDeep`` (every call) when it nests deeper than ``http.max_json_depth``: the HTTP
+        adapter answers that 400."""
         if not self._json_parsed:
-            self._json_parsed = True
             if self.body:
                 try:
-                    self._json = msgspec.json.decode(self.body)
+                    self._json = decode_request_json(self.body)
                 except msgspec.DecodeError:
                     self._json = None
+            self._json_parsed = True
         return self._json
 
     def text(self) -> str:
@@ -182,3 +186,6 @@ class LogEntry(msgspec.Struct, gc=False, kw_only=True):
     #: Which stub/fixture/route answered, e.g. "stub:get-pet-7" (empty when nothing matched).
     matched: str = ""
     response_excerpt: str = ""
+    #: The entry lost data: the body excerpt was cut (``body_truncated``) or the headers were cut
+    #: to ``core.max_logged_header_bytes``.
+    truncated: bool = False

@@ -82,6 +82,32 @@ def excerpt(body: bytes, limit: int) -> tuple[str, bool]:
     return body[:limit].decode("utf-8", "ignore"), True
 
 
+def header_bytes(items: Iterable[tuple[str, str]]) -> int:
+    """Bytes of names and values (what ``core.max_logged_header_bytes`` counts)."""
+    size = 0
+    for k, v in items:
+        size += len(k) + len(v)
+    return size
+
+
+def cut_headers(items: Iterable[tuple[str, str]], limit: int) -> list[tuple[str, str]]:
+    """The headers that fit in ``limit`` bytes of names and values, in order; the one that
+    crosses the limit keeps the start of its value (when its name fits), the rest are dropped.
+    Values are copied (slices), so the entry does not keep a large original alive."""
+    out: list[tuple[str, str]] = []
+    left = limit
+    for k, v in items:
+        need = len(k) + len(v)
+        if need <= left:
+            out.append((k, v))
+            left -= need
+            continue
+        if len(k) < left:
+            out.append((k, v[: left - len(k)]))
+        break
+    return out
+
+
 def _format_ts(at: float) -> str:
     ms = int(at * 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
@@ -93,15 +119,16 @@ class PendingEntry:
     In a busy ring buffer most entries are evicted before anything reads them, so the work of
     building one (header dict, redaction, query parsing, text excerpts, timestamp text) is only
     done for entries someone looks at. It keeps only what the entry needs: body excerpts are cut
-    to ``max_logged_body_bytes`` here. Listeners (metrics) read the same attribute names as on a
-    ``LogEntry``.
+    to ``max_logged_body_bytes`` here, and headers past ``max_logged_header_bytes`` are cut
+    (``headers_cut``; the entry then says ``truncated``). Listeners (metrics) read the same
+    attribute names as on a ``LogEntry``.
     """
 
-    __slots__ = ("at", "body", "client", "duration_ms", "header_items", "id", "matched", "method", "path",
-                 "protocol", "raw_query", "response_bytes", "response_head", "route", "status", "truncated")
+    __slots__ = ("at", "body", "client", "duration_ms", "header_items", "headers_cut", "id", "matched", "method",
+                 "path", "protocol", "raw_query", "response_bytes", "response_head", "route", "status", "truncated")
 
     def __init__(self, entry_id: str, request: Request, response: Response, duration_ms: float,
-                 response_bytes: int, limit: int) -> None:
+                 response_bytes: int, limit: int, header_limit: int = 8192) -> None:
         self.id = entry_id
         self.at = time.time()
         self.protocol = request.protocol
@@ -109,7 +136,12 @@ class PendingEntry:
         self.path = request.path
         self.route = request.route
         self.raw_query = request.raw_query
-        self.header_items = request.headers.raw_items()
+        items = request.headers.raw_items()
+        size = 0
+        for k, v in items:  # inline header_bytes(): this runs for every HTTP request
+            size += len(k) + len(v)
+        self.headers_cut = size > header_limit
+        self.header_items = cut_headers(items, header_limit) if self.headers_cut else items
         self.status = response.status
         self.duration_ms = duration_ms
         self.client = request.client
@@ -131,9 +163,20 @@ class PendingEntry:
 class RequestLog:
     """Ring buffer of the last ``max_entries`` exchanges; thread-safe for appends and reads."""
 
-    def __init__(self, max_entries: int, *, max_body_bytes: int = 256, redact: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        max_entries: int,
+        *,
+        max_body_bytes: int = 256,
+        max_header_bytes: int = 8192,
+        redact: Iterable[str] = (),
+    ) -> None:
         self.max_entries = max_entries
         self.max_body_bytes = max_body_bytes
+        #: Bytes of header names and values kept per entry (``core.max_logged_header_bytes``).
+        self.max_header_bytes = max_header_bytes
+        #: Entries whose headers were cut since start (a counter for /__mockforge/stats).
+        self.headers_truncated = 0
         self._redact = frozenset(h.lower() for h in redact) | ALWAYS_REDACTED
         self._entries: deque[LogEntry | PendingEntry] = deque(maxlen=max_entries if max_entries > 0 else 0)
         self._lock = threading.Lock()
@@ -200,6 +243,11 @@ class RequestLog:
                     self._excerpts.clear()
                 self._excerpts[key] = (rbody, resp_excerpt)
         code = response.status if status is None else status
+        items = request.headers.raw_items()
+        headers_cut = header_bytes(items) > self.max_header_bytes
+        if headers_cut:
+            items = cut_headers(items, self.max_header_bytes)
+            self.headers_truncated += 1
         return LogEntry(
             id=str(next(self._ids)),
             timestamp=now_rfc3339(),
@@ -208,7 +256,7 @@ class RequestLog:
             path=request.path,
             route=request.route,
             query=request.query if request.raw_query else _NO_QUERY,
-            headers=self.redact_headers(request.headers),
+            headers=self.redact_headers(items),
             status=code,
             status_text=status_text(code) if request.protocol != "grpc" else "",
             duration_ms=int(duration_ms * 1000 + 0.5) / 1000,
@@ -218,12 +266,15 @@ class RequestLog:
             body_truncated=cut,
             matched=matched or response.source,
             response_excerpt=resp_excerpt,
+            truncated=cut or headers_cut,
         )
 
     def record(self, request: Request, response: Response, duration_ms: float, response_bytes: int) -> None:
         """Log an HTTP exchange (the hot path): the entry is built when first read."""
         entry = PendingEntry(str(next(self._ids)), request, response, duration_ms, response_bytes,
-                             self.max_body_bytes)
+                             self.max_body_bytes, self.max_header_bytes)
+        if entry.headers_cut:
+            self.headers_truncated += 1
         self._dirty = True
         self.append(entry)
 
@@ -249,6 +300,7 @@ class RequestLog:
             body_truncated=p.truncated,
             matched=p.matched,
             response_excerpt=resp,
+            truncated=p.truncated or p.headers_cut,
         )
 
     def _settle(self) -> None:

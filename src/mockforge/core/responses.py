@@ -15,8 +15,14 @@ from mockforge.core.model import Response
 JSON = "application/json"
 
 
+def encode_json(data: Any) -> bytes:
+    """The encoder of every admin answer; ``TypeError`` (``orjson.JSONEncodeError``) when ``data``
+    cannot be sent (an int past 64 bits, nesting past 254, bytes...). Stores check with it first."""
+    return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+
+
 def json_response(data: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Response:
-    body = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+    body = encode_json(data)
     return Response(status=status, headers=[("content-type", JSON), *(headers or [])], body=body, source="admin")
 
 

@@ -43,10 +43,11 @@ import yaml
 
 from mockforge.core.faults import FaultSpec, parse_fault
 from mockforge.core.files import FileAccessError, FileRoots, FileTooLarge
+from mockforge.core.limits import DEFAULT_LIMITS, DocumentLimits, LimitError, check_utf8, decode_document
 from mockforge.core.matching import MatchResult, MatchSubject, RequestPattern, quote
 from mockforge.core.model import Request, Response
 from mockforge.core.request_log import now_rfc3339
-from mockforge.core.responses import error_response
+from mockforge.core.responses import encode_json, error_response
 from mockforge.core.scenarios import ScenarioStates, ScenarioStore
 from mockforge.core.templating import (
     CompiledValue,
@@ -75,6 +76,7 @@ _RESPONSE_KEYS = (
     "plugin",
 )
 _BODY_KINDS = ("body", "body_text", "body_base64", "body_file")
+_YAML_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: Stores larger than this compute near misses only over stubs sharing the first path segment.
 _NEAR_MISS_SCAN_ALL = 500
 
@@ -344,7 +346,7 @@ def parse_stub(
     scenario = _parse_scenario(data.get("scenario"), _join(where, "scenario"), file)
     spec = {k: data[k] for k in _STUB_KEYS if k in data}
     spec["id"] = stub_id
-    return Stub(
+    stub = Stub(
         id=stub_id,
         request=pattern,
         response=response,
@@ -355,6 +357,26 @@ def parse_stub(
         source=source,
         spec=spec,
     )
+    _check_serialises(stub, where, file)
+    return stub
+
+
+def _check_serialises(stub: Stub, where: str, file: str | None) -> None:
+    """A stored stub must list: ``GET /__mockforge/stubs`` serialises every stub with the admin
+    API's encoder, so a stub it cannot encode (an int past 64 bits, nesting past 254, a lone
+    surrogate, bytes from a YAML tag) is refused here, naming the top-level key."""
+    out = stub.to_dict()
+    try:
+        encode_json(out)
+    except TypeError as exc:
+        bad = where
+        for key, value in out.items():
+            try:
+                encode_json(value)
+            except TypeError:
+                bad = _join(where, key)
+                break
+        raise _fail(f"cannot be stored: it does not serialise as JSON ({exc})", bad, file) from None
 
 
 def parse_stubs(
@@ -375,9 +397,12 @@ def parse_stubs(
     return [parse_stub(data, where, source, default_id=default_ids, files=files)]
 
 
-def load_file(path: str | Path, files: FileRoots | None = None) -> list[Stub]:
+def load_file(
+    path: str | Path, files: FileRoots | None = None, limits: DocumentLimits = DEFAULT_LIMITS
+) -> list[Stub]:
     """The stubs of one ``.yaml``/``.yml``/``.json`` file (one stub or a list); ``StubError`` with
-    the file and the line (syntax) or field (content). Stubs without an id get ``<file stem>[-n]``."""
+    the file and the line (syntax) or field (content). Stubs without an id get ``<file stem>[-n]``.
+    ``limits`` bounds nesting depth and YAML alias expansion (a bad file loads nothing)."""
     p = Path(path).resolve()
     file = str(p)  # the stubs' source: absolute, so a watcher's path finds the same stubs
     try:
@@ -385,13 +410,14 @@ def load_file(path: str | Path, files: FileRoots | None = None) -> list[Stub]:
     except OSError as exc:
         raise StubError(f"cannot read stub file: {exc.strerror}", file=file) from None
     try:
-        if p.suffix.lower() == ".json":
-            data = msgspec.json.decode(raw)
-        else:
-            data = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = decode_document(raw, as_json=p.suffix.lower() == ".json", limits=limits, loader=_YAML_LOADER)
+    except LimitError as exc:
+        raise StubError(exc.message, file=file, where=exc.where) from None
     except msgspec.DecodeError as exc:
+        _raise_if_not_utf8(raw, file)
         raise StubError(f"not valid JSON: {exc}", file=file) from None
     except yaml.YAMLError as exc:
+        _raise_if_not_utf8(raw, file)
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
@@ -399,6 +425,14 @@ def load_file(path: str | Path, files: FileRoots | None = None) -> list[Stub]:
     if data is None:
         return []
     return parse_stubs(data, file, default_ids=p.stem, files=files)
+
+
+def _raise_if_not_utf8(raw: bytes, file: str) -> None:
+    """A ``StubError`` naming the byte offset when ``raw`` is not UTF-8 (error path only)."""
+    try:
+        check_utf8(raw)
+    except LimitError as exc:
+        raise StubError(exc.message, file=file) from None
 
 
 def stub_files(directory: str | Path) -> list[Path]:
@@ -434,6 +468,8 @@ class StubStore(Protocol):
     def scenarios(self) -> ScenarioStates: ...
 
     def add(self, stub: Stub) -> Stub: ...
+
+    def add_all(self, stubs: Iterable[Stub]) -> builtins.list[Stub]: ...
 
     def replace(self, stub_id: str, stub: Stub) -> Stub | None: ...
 
@@ -596,6 +632,7 @@ class InMemoryStubStore:
             return self._put(stub)
 
     def add_all(self, stubs: Iterable[Stub]) -> builtins.list[Stub]:
+        """Store several stubs in one step (no request sees some of them without the others)."""
         with self._lock:
             return [self._put(s) for s in stubs]
 
@@ -647,7 +684,7 @@ class InMemoryStubStore:
             return [self._put(s) for s in new]
 
     def load_dir(
-        self, directory: str | Path, files: FileRoots | None = None
+        self, directory: str | Path, files: FileRoots | None = None, limits: DocumentLimits = DEFAULT_LIMITS
     ) -> tuple[builtins.list[Stub], builtins.list[str]]:
         """Load every stub file under ``directory``; a bad file is one problem line and loads
         nothing (a stub it loaded before stays), the other files load."""
@@ -655,7 +692,7 @@ class InMemoryStubStore:
         problems: builtins.list[str] = []
         for path in stub_files(directory):
             try:
-                stubs = load_file(path, files)
+                stubs = load_file(path, files, limits)
             except StubError as exc:
                 problems.append(str(exc))
                 continue

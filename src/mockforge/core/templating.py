@@ -32,6 +32,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from mockforge.core.limits import decode_request_json
 from mockforge.core.model import Request
 
 _TOKEN_RE = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.S)
@@ -113,7 +114,7 @@ def _walk(value: Any, keys: list[str]) -> Any:
     for key in keys:
         if isinstance(value, str | bytes):
             try:
-                value = msgspec.json.decode(value)
+                value = decode_request_json(value)  # JsonTooDeep past http.max_json_depth: a 400
             except msgspec.DecodeError:
                 return None
         if isinstance(value, dict):

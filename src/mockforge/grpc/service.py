@@ -108,6 +108,8 @@ def load_stub_files(stubs_dir: str) -> list[tuple[str, Any]]:
     import msgspec
     import yaml
 
+    from mockforge.core.limits import LimitError, decode_document
+
     root = Path(stubs_dir)
     if not root.is_dir():
         raise StubError("grpc.stubs_dir is not a folder", file=stubs_dir)
@@ -117,7 +119,9 @@ def load_stub_files(stubs_dir: str) -> list[tuple[str, Any]]:
             continue
         try:
             text = path.read_bytes()
-            data = msgspec.json.decode(text) if path.suffix == ".json" else yaml.load(text, yaml.CSafeLoader)
+            data = decode_document(text, as_json=path.suffix == ".json")  # depth and YAML alias bounds
+        except LimitError as exc:
+            raise StubError(exc.message, file=str(path), where=exc.where) from None
         except (yaml.YAMLError, msgspec.DecodeError) as exc:
             raise StubError(f"not valid YAML/JSON: {exc}".splitlines()[0], file=str(path)) from None
         items = data if isinstance(data, list) else [data]

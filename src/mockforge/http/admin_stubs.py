@@ -26,6 +26,7 @@ import yaml
 
 from mockforge.core.faults import FaultPolicy
 from mockforge.core.files import FileRoots
+from mockforge.core.limits import DEFAULT_LIMITS, DocumentLimits, LimitError, decode_document
 from mockforge.core.model import Request, Response
 from mockforge.core.request_log import RequestLog
 from mockforge.core.responses import detail, error_response, json_response
@@ -53,21 +54,30 @@ class StubsAdminContext(Protocol):
     @property
     def files(self) -> FileRoots: ...
 
+    @property
+    def document_limits(self) -> DocumentLimits: ...
+
 
 class _BadBody(Exception):
     pass
 
 
-def _body(request: Request) -> Any:
+_YAML_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _body(request: Request, limits: DocumentLimits = DEFAULT_LIMITS) -> Any:
+    """The body as JSON (or YAML when the content type says so), bounded like a stub file:
+    nesting past ``core.max_document_depth`` or YAML aliases past ``core.max_yaml_alias_nodes``
+    are a 400, before anything is parsed into a stub."""
     if not request.body.strip():
         raise _BadBody("the request body is empty")
     ctype = (request.headers.get("content-type") or "").lower()
+    kind = "YAML" if "yaml" in ctype else "JSON"
     try:
-        if "yaml" in ctype:
-            return yaml.safe_load(request.body)
-        return msgspec.json.decode(request.body)
+        return decode_document(request.body, as_json=kind == "JSON", limits=limits, loader=_YAML_LOADER)
+    except LimitError as exc:
+        raise _BadBody(f"the body is refused: {exc}") from None
     except (yaml.YAMLError, msgspec.DecodeError) as exc:
-        kind = "YAML" if "yaml" in ctype else "JSON"
         raise _BadBody(f"the body is not valid {kind}: {exc}") from None
 
 
@@ -119,12 +129,12 @@ def _stubs_root(ctx: StubsAdminContext, request: Request) -> Response:
         return json_response({"removed": ctx.stubs.remove_api_stubs()})
     if request.method != "POST":
         return _not_allowed(request, "GET, POST, DELETE")
-    data = _body(request)
+    data = _body(request, ctx.document_limits)
     try:
         parsed = parse_stubs(data, SOURCE_API, files=ctx.files)
     except MockforgeError as exc:
         return _invalid(exc)
-    stored = [ctx.stubs.add(s) for s in parsed]
+    stored = ctx.stubs.add_all(parsed)  # all validated above; stored in one step under the lock
     return json_response({"stubs": [s.to_dict() for s in stored]}, 201)
 
 
@@ -138,7 +148,7 @@ def _stubs(ctx: StubsAdminContext, request: Request, stub_id: str) -> Response:
         return json_response({"deleted": stub_id})
     if request.method != "PUT":
         return _not_allowed(request, "GET, PUT, DELETE")
-    data = _body(request)
+    data = _body(request, ctx.document_limits)
     if isinstance(data, dict):
         data = {**data, "id": stub_id}
     try:
@@ -152,7 +162,7 @@ def _stubs(ctx: StubsAdminContext, request: Request, stub_id: str) -> Response:
 
 
 def _verify(ctx: StubsAdminContext, request: Request, *, sequence: bool) -> Response:
-    data = _body(request)
+    data = _body(request, ctx.document_limits)
     if not isinstance(data, dict):
         return error_response(
             400, "invalid_body", "expected a JSON object", [detail("body", "expected an object")]
@@ -200,7 +210,7 @@ def _scenarios(ctx: StubsAdminContext, request: Request, name: str) -> Response:
         )
     if request.method != "PUT":
         return _not_allowed(request, "PUT")
-    data = _body(request)
+    data = _body(request, ctx.document_limits)
     state = data.get("state") if isinstance(data, dict) else None
     if not isinstance(state, str) or not state:
         return error_response(
@@ -221,7 +231,7 @@ def _faults(ctx: StubsAdminContext, request: Request) -> Response:
         return json_response({"fault": None})
     if request.method != "PUT":
         return _not_allowed(request, "GET, PUT, DELETE")
-    data = _body(request)
+    data = _body(request, ctx.document_limits)
     try:
         spec = ctx.faults.set_global(data)
     except MockforgeError as exc:

@@ -17,6 +17,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from mockforge.core.limits import JsonTooDeep
 from mockforge.core.model import Request, Response
 from mockforge.core.responses import detail, error_response, json_response
 from mockforge.http.admin_guard import REFUSED_KEY, AdminGuard, admin_open_on, new_refusal_counts
@@ -108,6 +109,8 @@ class HttpMockApp:
             resp = await (self._admin(request) if admin else self._dispatch(request))
         except asyncio.CancelledError:
             raise
+        except JsonTooDeep as exc:  # from any JSON parse of the body (matching, validation, templates)
+            resp = error_response(exc.status, exc.code, exc.message, [detail("body", exc.message)])
         except Exception:
             log.exception("error answering %s %s", request.method, request.path)
             resp = error_response(500, "internal_error", "mockforge failed to answer this request; see its log")

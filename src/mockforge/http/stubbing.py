@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mockforge.core.faults import FaultPolicy, apply_fault
 from mockforge.core.files import FileRoots
+from mockforge.core.limits import DocumentLimits
 from mockforge.core.model import Request, Response
 from mockforge.core.request_log import RequestLog
 from mockforge.core.scenarios import ScenarioStore
@@ -58,7 +59,7 @@ class StubService:
             if not Path(self.stubs_dir).is_dir():
                 self._problem(f"{self.stubs_dir}: http.stubs_dir is not a folder")
             else:
-                _, problems = self.store.load_dir(self.stubs_dir, self.files)
+                _, problems = self.store.load_dir(self.stubs_dir, self.files, runtime.document_limits)
                 for p in problems:
                     self._problem(p)
 
@@ -79,6 +80,10 @@ class StubService:
     def log(self) -> RequestLog:
         return self.runtime.log
 
+    @property
+    def document_limits(self) -> DocumentLimits:
+        return self.runtime.document_limits
+
     # ---- loading and reloading ----------------------------------------------------------
     def _problem(self, line: str) -> None:
         self.problems.append(line)
@@ -98,7 +103,7 @@ class StubService:
             self.store.replace_source(source, [])
             return True
         try:
-            stubs = load_file(path, self.files)
+            stubs = load_file(path, self.files, self.runtime.document_limits)
         except StubError as exc:
             log.warning("stub file not reloaded, the last good version stays: %s", exc)
             return False

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from mockforge.core.limits import DEFAULT_LIMITS, DocumentLimits
 from mockforge.errors import SpecError
 from mockforge.openapi import swagger2
 from mockforge.openapi.model import (
@@ -48,11 +49,18 @@ _SERVER_VAR = re.compile(r"\{([^{}]*)\}")
 _TEMPLATE_PARAM = re.compile(r"\{[^{}/]*\}")
 
 
-def load_specs(paths: Sequence[str | os.PathLike[str]], *, cache_dir: str | None = None) -> ApiModel:
-    """Read every spec file (and the files they ``$ref``) into one model; see the module docstring."""
+def load_specs(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    cache_dir: str | None = None,
+    limits: DocumentLimits = DEFAULT_LIMITS,
+) -> ApiModel:
+    """Read every spec file (and the files they ``$ref``) into one model; see the module docstring.
+    ``limits`` bounds each file's nesting depth and YAML alias expansion (``core.max_document_depth``,
+    ``core.max_yaml_alias_nodes``)."""
     if not paths:
         raise SpecError("no spec file given")
-    res = Resolver(cache_dir=cache_dir)
+    res = Resolver(cache_dir=cache_dir, limits=limits)
     model = ApiModel()
     loaders = []
     for given in paths:
@@ -74,10 +82,12 @@ def load_specs(paths: Sequence[str | os.PathLike[str]], *, cache_dir: str | None
     return model
 
 
-def combined_document(model: ApiModel, *, cache_dir: str | None = None) -> dict[str, Any]:
+def combined_document(
+    model: ApiModel, *, cache_dir: str | None = None, limits: DocumentLimits = DEFAULT_LIMITS
+) -> dict[str, Any]:
     """The top-level documents read again: one file as is; several merged into the first
     (paths, and components/definitions the first one lacks)."""
-    docs = [read_document(path, cache_dir=cache_dir) for path in model.spec_files]
+    docs = [read_document(path, cache_dir=cache_dir, limits=limits) for path in model.spec_files]
     if not docs or not isinstance(docs[0], dict):
         return {}
     merged = dict(docs[0])

@@ -24,12 +24,21 @@ from urllib.parse import unquote
 import msgspec
 import yaml
 
+from mockforge.core.limits import (
+    DEFAULT_LIMITS,
+    DocumentLimits,
+    LimitError,
+    check_depth,
+    check_utf8,
+    load_yaml,
+    too_deep_to_decode,
+)
 from mockforge.errors import SpecError
 from mockforge.openapi.normalize import Schema, convert_schema
 
 #: YAML files at least this big are cached when a cache directory is given.
 YAML_CACHE_MIN_BYTES = 32 * 1024
-_CACHE_SALT = b"mockforge-yaml-v1\0"
+_CACHE_SALT = b"mockforge-yaml-v2\0"  # v2: written only after the depth/alias checks
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -93,8 +102,11 @@ def walk(root: Any, pointer: str) -> Any:
     return node
 
 
-def read_document(path: str, *, cache_dir: str | None = None) -> Any:
-    """Parse a JSON or YAML file; ``SpecError`` (one line, with the line number) when it cannot be."""
+def read_document(
+    path: str, *, cache_dir: str | None = None, limits: DocumentLimits = DEFAULT_LIMITS
+) -> Any:
+    """Parse a JSON or YAML file; ``SpecError`` (one line, with the line number or JSON pointer)
+    when it cannot be, or when it is past ``limits`` (nesting depth, YAML aliases)."""
     name = shown(path)
     try:
         with open(path, "rb") as fh:
@@ -107,34 +119,61 @@ def read_document(path: str, *, cache_dir: str | None = None) -> Any:
         raise SpecError(f"cannot read: {exc.strerror}", file=name) from None
     is_json = path.lower().endswith(".json")
     if is_json or data.lstrip()[:1] == b"{":
+        doc = _read_json(data, name, is_json, limits)
+        if doc is not _NOT_JSON:
+            return doc
+    return _read_yaml(data, name, cache_dir, limits)
+
+
+_NOT_JSON = object()
+
+
+def _read_json(data: bytes, name: str, is_json: bool, limits: DocumentLimits) -> Any:
+    """The decoded document, checked against ``limits``; ``_NOT_JSON`` when a file not named
+    ``.json`` is not JSON (it is then read as YAML)."""
+    try:
         try:  # msgspec builds Python objects directly: 20 MB lower peak than orjson on 12 MB
-            return msgspec.json.decode(data)
+            doc = msgspec.json.decode(data)
         except msgspec.DecodeError:
-            pass
-        try:  # integers beyond 64 bits, NaN: the standard library still reads them
-            return json.loads(data)
-        except ValueError as exc:
-            if is_json:
+            try:  # integers beyond 64 bits, NaN: the standard library still reads them
+                doc = json.loads(data)
+            except ValueError as exc:
+                if not is_json:
+                    return _NOT_JSON
+                check_utf8(data)
                 where = (
                     f"line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else None
                 )
                 msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
                 raise SpecError(f"not valid JSON: {msg}", file=name, where=where) from None
-    return _read_yaml(data, name, cache_dir)
+        except RecursionError:
+            raise too_deep_to_decode(limits.max_depth) from None
+        check_depth(doc, limits.max_depth)
+    except LimitError as exc:
+        raise SpecError(exc.message, file=name, where=exc.where) from None
+    return doc
 
 
-def _read_yaml(data: bytes, name: str, cache_dir: str | None) -> Any:
+def _read_yaml(data: bytes, name: str, cache_dir: str | None, limits: DocumentLimits) -> Any:
     cache_file = None
     if cache_dir is not None and len(data) >= YAML_CACHE_MIN_BYTES:
         digest = hashlib.sha256(_CACHE_SALT + data).hexdigest()
         cache_file = os.path.join(cache_dir, digest + ".msgpack")
         try:
             with open(cache_file, "rb") as fh:
-                return msgspec.msgpack.decode(fh.read())
-        except (OSError, msgspec.DecodeError):
+                doc = msgspec.msgpack.decode(fh.read())
+        except (OSError, msgspec.DecodeError, RecursionError):
             pass  # absent or corrupt: parse again and rewrite
+        else:
+            try:  # written after a passing check, but the limits may have changed since
+                check_depth(doc, limits.max_depth)
+            except LimitError as exc:
+                raise SpecError(exc.message, file=name, where=exc.where) from None
+            return doc
     try:
-        doc = yaml.load(data, Loader=_YamlLoader)
+        doc = load_yaml(data, _YamlLoader, limits)
+    except LimitError as exc:
+        raise SpecError(exc.message, file=name, where=exc.where) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else None
@@ -142,6 +181,10 @@ def _read_yaml(data: bytes, name: str, cache_dir: str | None) -> Any:
             f"not valid YAML or JSON: {exc.problem or exc.context}", file=name, where=where
         ) from None
     except yaml.YAMLError as exc:
+        try:
+            check_utf8(data)
+        except LimitError as bad:
+            raise SpecError(bad.message, file=name) from None
         raise SpecError(f"not valid YAML or JSON: {exc}", file=name) from None
     if cache_file is not None:
         _write_cache(cache_file, doc)
@@ -219,8 +262,9 @@ class Resolver:
     res.finish()  # converts every def reached; res.defs is then complete
     """
 
-    def __init__(self, *, cache_dir: str | None = None) -> None:
+    def __init__(self, *, cache_dir: str | None = None, limits: DocumentLimits = DEFAULT_LIMITS) -> None:
         self.cache_dir = cache_dir
+        self.limits = limits
         self.docs: dict[str, Any] = {}
         self.defs: dict[str, Schema] = {}
         self._names: dict[tuple[str, str], str] = {}
@@ -239,7 +283,7 @@ class Resolver:
         try:
             return self.docs[path]
         except KeyError:
-            doc = self.docs[path] = read_document(path, cache_dir=self.cache_dir)
+            doc = self.docs[path] = read_document(path, cache_dir=self.cache_dir, limits=self.limits)
             return doc
 
     def locate(self, ref: str, file: str) -> tuple[str, str]:

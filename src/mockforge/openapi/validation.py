@@ -33,6 +33,7 @@ import jsonschema_rs
 import msgspec
 
 from mockforge.core.datagen import reachable_defs
+from mockforge.core.limits import decode_request_json
 from mockforge.core.model import Request
 from mockforge.openapi.model import MediaType, Operation, Parameter, Schema
 
@@ -603,7 +604,7 @@ class OperationValidator:
                 value: Any = raw.text
             else:
                 try:
-                    value = msgspec.json.decode(raw.text)
+                    value = decode_request_json(raw.text)
                 except msgspec.DecodeError as exc:
                     out.append(Problem(p.location, _cut(f"invalid JSON: {exc}")))
                     return
@@ -719,7 +720,7 @@ def _decode_form(body: bytes, check: _BodyCheck) -> dict[str, Any]:
 
 def _json_field(text: str, path: str) -> Any:
     try:
-        return msgspec.json.decode(text)
+        return decode_request_json(text)
     except msgspec.DecodeError as exc:
         raise _CoerceError(path, f"invalid JSON: {exc}") from exc
 
