@@ -97,7 +97,10 @@ class Server:
         from mockforge.http.mock import SpecAnswerer
         from mockforge.openapi.loader import load_specs
 
-        model = load_specs(list(cfg.http.specs), cache_dir=cfg.core.cache_dir, limits=self.runtime.document_limits)
+        model = load_specs(
+            list(cfg.http.specs), cache_dir=cfg.core.cache_dir, limits=self.runtime.document_limits,
+            roots=self.runtime.files,
+        )
         for warning in model.warnings:
             log.warning("%s", warning)
         answerer = SpecAnswerer(self.runtime, model)

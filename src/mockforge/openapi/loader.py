@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from mockforge.core.files import FileRoots
 from mockforge.core.limits import DEFAULT_LIMITS, DocumentLimits
 from mockforge.errors import SpecError
 from mockforge.openapi import swagger2
@@ -54,13 +55,17 @@ def load_specs(
     *,
     cache_dir: str | None = None,
     limits: DocumentLimits = DEFAULT_LIMITS,
+    roots: FileRoots | None = None,
 ) -> ApiModel:
     """Read every spec file (and the files they ``$ref``) into one model; see the module docstring.
     ``limits`` bounds each file's nesting depth and YAML alias expansion (``core.max_document_depth``,
-    ``core.max_yaml_alias_nodes``)."""
+    ``core.max_yaml_alias_nodes``). With ``roots``, every file read must sit in a root or in the
+    folder of one of ``paths`` (a hostile spec cannot ``$ref`` /etc/passwd)."""
     if not paths:
         raise SpecError("no spec file given")
-    res = Resolver(cache_dir=cache_dir, limits=limits)
+    if roots is not None:  # a $ref'd file must sit under a spec's folder or a configured root
+        roots = roots.with_roots(os.path.dirname(os.path.realpath(os.fspath(p))) for p in paths)
+    res = Resolver(cache_dir=cache_dir, limits=limits, roots=roots)
     model = ApiModel()
     loaders = []
     for given in paths:

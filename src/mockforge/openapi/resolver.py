@@ -18,12 +18,14 @@ import hashlib
 import json
 import os
 import re
+import stat
 from typing import Any
 from urllib.parse import unquote
 
 import msgspec
 import yaml
 
+from mockforge.core.files import FileRoots
 from mockforge.core.limits import (
     DEFAULT_LIMITS,
     DocumentLimits,
@@ -109,8 +111,19 @@ def read_document(
     when it cannot be, or when it is past ``limits`` (nesting depth, YAML aliases)."""
     name = shown(path)
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        # non-blocking and checked with fstat: a FIFO or a device named as a spec (or $ref'd by
+        # one) is refused instead of blocking start-up or reading forever
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                raise SpecError("is a directory, not a spec file", file=name)
+            if not stat.S_ISREG(mode):
+                raise SpecError("is not a regular file (a FIFO, device or socket)", file=name)
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                data = fh.read()
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         raise SpecError("file not found", file=name) from None
     except IsADirectoryError:
@@ -262,9 +275,18 @@ class Resolver:
     res.finish()  # converts every def reached; res.defs is then complete
     """
 
-    def __init__(self, *, cache_dir: str | None = None, limits: DocumentLimits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self,
+        *,
+        cache_dir: str | None = None,
+        limits: DocumentLimits = DEFAULT_LIMITS,
+        roots: FileRoots | None = None,
+    ) -> None:
         self.cache_dir = cache_dir
         self.limits = limits
+        #: Folders a document may be read from (the top-level specs' folders are added to them);
+        #: None: anywhere (tests, `mockforge validate` of files the user names).
+        self.roots = roots
         self.docs: dict[str, Any] = {}
         self.defs: dict[str, Schema] = {}
         self._names: dict[tuple[str, str], str] = {}
@@ -283,6 +305,12 @@ class Resolver:
         try:
             return self.docs[path]
         except KeyError:
+            if self.roots is not None and not self.roots.contains(os.path.realpath(path)):
+                raise SpecError(
+                    "a $ref leads outside the spec's folder and core.file_roots (add the folder to "
+                    "core.file_roots to allow it)",
+                    file=shown(path),
+                ) from None
             doc = self.docs[path] = read_document(path, cache_dir=self.cache_dir, limits=self.limits)
             return doc
 
