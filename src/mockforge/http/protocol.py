@@ -177,7 +177,7 @@ class ServerState:
         """A header that failed the fast check, made safe (core/headers.py), counted and warned
         about (at most once a second, so input cannot flood the log)."""
         safe = clean_header(name, value)
-        if safe is not None and safe[1] == value:
+        if safe is not None and safe[1] == (value if isinstance(value, str) else str(value)):
             if len(self.clean_names) < _NAME_CACHE:
                 self.clean_names.add(safe[0])
             return safe
