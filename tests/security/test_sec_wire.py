@@ -103,6 +103,22 @@ async def test_head_near_the_limit_across_reads_is_served(small) -> None:  # typ
     writer.close()
 
 
+async def test_many_pipelined_requests_in_one_read_are_not_mistaken_for_a_big_head(small) -> None:  # type: ignore[no-untyped-def]
+    app, listener = small
+    reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+    one = b"GET /p%d HTTP/1.1\r\nHost: t\r\nX-Pad: " + b"q" * 60 + b"\r\n\r\n"
+    burst = b"".join(one % i for i in range(100))  # about 10 KB, over max_header_bytes (4096)
+    last = b"GET /last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    writer.write(burst + last[:20])  # the last head is cut at the end of the read...
+    await writer.drain()
+    await _poll(lambda: app.handled == 100, "the first 100 are answered")
+    writer.write(last[20:])  # ...and finished in the next one
+    raw = await read_all(reader)
+    assert raw.count(b"HTTP/1.1 200 ") == 101 and raw.endswith(b"GET /last 0")
+    assert listener.state.headers_too_large == 0
+    writer.close()
+
+
 async def test_too_many_header_lines_get_431(small) -> None:  # type: ignore[no-untyped-def]
     app, listener = small
     reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)

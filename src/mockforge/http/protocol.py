@@ -239,6 +239,7 @@ class HttpProtocol(asyncio.Protocol):
         self._header_name = b""
         # limits: the timer, the head being counted, refusal state
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._phase = _NONE
         self._deadline = 0.0
         self._head_bytes = 0  # bytes of the unfinished head (a lower bound while it arrives)
@@ -438,9 +439,13 @@ class HttpProtocol(asyncio.Protocol):
         connection has none; one that fires early re-arms itself (see wire_limits.py)."""
         now = self._loop.time()
         self._phase = phase
-        self._deadline = now + timeout_s
-        if self._timer is None:
-            self._timer = self._loop.call_at(now + min(timeout_s, self.limits.tick_s), self._on_timer)
+        deadline = self._deadline = now + timeout_s
+        timer = self._timer
+        if timer is None or self._timer_at > deadline:  # the latter only for a linger shorter than a tick
+            if timer is not None:
+                timer.cancel()
+            self._timer_at = now + min(timeout_s, self.limits.tick_s)
+            self._timer = self._loop.call_at(self._timer_at, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -449,7 +454,8 @@ class HttpProtocol(asyncio.Protocol):
             return
         now = self._loop.time()
         if now < self._deadline:
-            self._timer = self._loop.call_at(min(self._deadline, now + self.limits.tick_s), self._on_timer)
+            self._timer_at = min(self._deadline, now + self.limits.tick_s)
+            self._timer = self._loop.call_at(self._timer_at, self._on_timer)
             return
         if phase == _IDLE:
             if self.idle:
