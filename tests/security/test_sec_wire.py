@@ -259,6 +259,7 @@ async def test_full_listener_answers_503_but_health_still_answers() -> None:
     }
     async with MockServer(config=config) as mock:
         state = mock.runtime.services["http_listeners"]["http"]
+        assert mock.server.wire_states()["http"] is state and state.limits.max_connections == 3
         port = mock.ports["http"]
         slow = [await _slow_client(port) for _ in range(3)]
         await _poll(lambda: len(state.connections) == 3, "the slow clients are connected")
@@ -282,3 +283,4 @@ async def test_full_listener_answers_503_but_health_still_answers() -> None:
             await _poll(lambda: not state.connections, "the slow clients are gone")
             again = await client.get("/mock")
             assert again.status_code == 200 and again.json() == {"ok": True}
+        assert state.counters()["connections_refused"] == 2

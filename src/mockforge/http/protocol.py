@@ -147,7 +147,7 @@ class ServerState:
         self.uri_too_long = 0
         #: connections closed for a head or body not complete in time (408 written)
         self.request_timeouts = 0
-        #: idle keep-alive connections closed
+        #: idle connections closed (keep-alive past its timeout, or new and silent past the header one)
         self.idle_closed = 0
         #: requests answered 413 (body over ``max_body_bytes``, never read)
         self.bodies_too_large = 0
