@@ -21,8 +21,9 @@ from typing import Any
 from mockforge.config import Config
 from mockforge.errors import ListenError
 from mockforge.http.admin_guard import check_exposure
-from mockforge.http.app import HttpMockApp
-from mockforge.http.protocol import HttpListener
+from mockforge.http.app import HEALTH_PATHS, HttpMockApp
+from mockforge.http.protocol import HttpListener, ServerState
+from mockforge.http.wire_limits import WireLimits
 from mockforge.runtime import Runtime
 
 log = logging.getLogger("mockforge")
@@ -34,6 +35,8 @@ class Server:
         self.runtime = Runtime(config)
         self.app: HttpMockApp | None = None
         self._listeners: list[tuple[str, HttpListener]] = []
+        #: The bounds every HTTP listener puts on its clients, decided once (docs/CONFIG.md).
+        self.wire_limits = WireLimits.from_config(config.http, HEALTH_PATHS)
         self._grpc: Any = None
         self._watch_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
@@ -114,14 +117,20 @@ class Server:
 
         attach_services(self.runtime)
 
+    def wire_states(self) -> dict[str, ServerState]:
+        """Listener name -> its shared state, whose counters (``ServerState.counters()``) say
+        what the wire limits refused. Also in ``runtime.services["http_listeners"]``."""
+        return {name: listener.state for name, listener in self._listeners}
+
     async def _listen(self, name: str, app: Any, host: str, port: int) -> None:
-        listener = HttpListener(app, host, port)
+        listener = HttpListener(app, host, port, self.wire_limits)
         try:
             bound = await listener.start()
         except OSError as exc:
             raise self._listen_error(name, host, port, exc) from None
         self._listeners.append((name, listener))
         self.runtime.ports[name] = bound
+        self.runtime.services.setdefault("http_listeners", {})[name] = listener.state
 
     @staticmethod
     def _listen_error(name: str, host: str, port: int, exc: OSError) -> ListenError:

@@ -43,6 +43,7 @@ import yaml
 
 from mockforge.core.faults import FaultSpec, parse_fault
 from mockforge.core.files import FileAccessError, FileRoots, FileTooLarge
+from mockforge.core.headers import name_problem, value_problem
 from mockforge.core.limits import DEFAULT_LIMITS, DocumentLimits, LimitError, check_utf8, decode_document
 from mockforge.core.matching import MatchResult, MatchSubject, RequestPattern, quote
 from mockforge.core.model import Request, Response
@@ -277,6 +278,17 @@ def _parse_response(
     )
 
 
+def _check_headers(response: ResponseDefinition, stub_id: str, where: str, file: str | None) -> None:
+    """Refuse a header that could forge others (core/headers.py); a templated value is checked
+    for its literal text here and cleaned on the wire for what the template brings in."""
+    for name, tpl in response.headers:
+        problem = name_problem(name)
+        if problem is None and (bad := value_problem(tpl.text)) is not None:
+            problem = f"header {name!r} value {bad}"
+        if problem is not None:
+            raise _fail(f"stub '{stub_id}': {problem}", _join(where, name), file)
+
+
 def _parse_scenario(spec: Any, where: str, file: str | None) -> ScenarioRule | None:
     if spec is None:
         return None
@@ -343,6 +355,7 @@ def parse_stub(
         raise _fail(exc.message, exc.where or "", file) from None
     label = f"stub '{stub_id}': " if data.get("id") is not None else ""
     response = _parse_response(data.get("response"), _join(where, "response"), file, base, files, label)
+    _check_headers(response, stub_id, _join(where, "response.headers"), file)
     scenario = _parse_scenario(data.get("scenario"), _join(where, "scenario"), file)
     spec = {k: data[k] for k in _STUB_KEYS if k in data}
     spec["id"] = stub_id
