@@ -31,3 +31,20 @@ def test_stats_show_the_bounds_in_force() -> None:
     assert shown["http.max_headers"] == 42
     assert shown["core.max_document_depth"] == 9
     assert shown["http.max_header_bytes"] == 64 * 1024
+
+
+def test_stats_count_what_the_bounds_refused() -> None:
+    import socket
+
+    with MockServer(config={"http": {"max_header_bytes": 2048}}) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 4096 + b"\r\n\r\n")
+            head = sock.recv(4096)
+        assert head.startswith(b"HTTP/1.1 431")
+        refused = httpx.post(server.admin_url + "/stubs", content=b"{}", headers={"content-type": "text/plain"})
+        assert refused.status_code == 415
+        stats = httpx.get(server.admin_url + "/stats").json()["refused"]
+    assert stats["http"]["http"]["headers_too_large"] == 1
+    assert stats["admin"]["content_type"] == 1
+    assert stats["log"] == {"headers_truncated": 0}

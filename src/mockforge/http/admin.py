@@ -193,4 +193,22 @@ class AdminApi:
             "log": {"entries": len(rt.log), "capacity": rt.log.max_entries, "evicted": rt.log.evicted},
             "rss_bytes": rss,
             "bounds": bounds(cfg),
+            "refused": self._refused(),
         }
+
+    def _refused(self) -> dict[str, Any]:
+        """What the bounds refused or cut since start, per surface (docs/SECURITY.md)."""
+        services = self.runtime.services
+        out: dict[str, Any] = {
+            "http": {name: state.counters() for name, state in services.get("http_listeners", {}).items()},
+            "admin": dict(services.get("admin_refused", {})),
+            "log": {"headers_truncated": self.runtime.log.headers_truncated},
+        }
+        hub = services.get("ws")
+        if hub is not None:
+            out["websocket"] = {"connections_refused": hub.connections_refused,
+                                "slow_readers_closed": hub.slow_readers_closed}
+        grpc = services.get("grpc")
+        if grpc is not None:
+            out["grpc"] = {"connections_refused": grpc.connections_refused}
+        return out
