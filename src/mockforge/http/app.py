@@ -169,7 +169,7 @@ class HttpMockApp:
         details: list[dict[str, Any]] = []
         stubs = self.runtime.services.get("stubs")
         if stubs is not None:
-            details.extend(stubs.near_miss_details(request))
+            details.extend(await stubs.near_miss_details(request))
         for route in closest_routes:
             details.append(detail("route", f"closest route: {route}"))
         message = f"no stub or route matches {request.method} {request.path}"
