@@ -104,6 +104,13 @@ def max_distance_input() -> int:
     return _distance_input
 
 
+def quote_bounded(value: str) -> str:
+    """``quote(value)``, cut to ``max_distance_input()`` characters (the length is said)."""
+    if len(value) <= _distance_input:
+        return quote(value)
+    return f"{quote(value[:_distance_input])} (first {_distance_input} of {len(value)} characters)"
+
+
 def similarity_distance(expected: str, actual: str) -> float:
     """1 - the similarity ratio of two strings (0 when equal). Costs O(``max_distance_input()``):
     longer strings are cut, and long pairs get the share of their common prefix and suffix."""
@@ -112,6 +119,8 @@ def similarity_distance(expected: str, actual: str) -> float:
     cap = _distance_input
     a = expected[:cap]
     b = actual[:cap]
+    if a == b:  # the excerpts are alike, the strings are not
+        return 1e-3
     if len(a) * len(b) <= _DIFFLIB_CELLS:
         return 1.0 - difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
     n = min(len(a), len(b))
@@ -121,7 +130,7 @@ def similarity_distance(expected: str, actual: str) -> float:
     tail = 0
     while tail < n - head and a[-1 - tail] == b[-1 - tail]:
         tail += 1
-    return 1.0 - 2.0 * (head + tail) / (len(a) + len(b))
+    return max(1e-3, 1.0 - 2.0 * (head + tail) / (len(a) + len(b)))
 
 
 def _as_text(value: Any) -> str:
@@ -174,12 +183,7 @@ class ValueMatcher:
         return best
 
     def _miss(self, value: str | None, distance: float = 1.0) -> MatchResult:
-        if value is None:
-            got = "no value"
-        elif len(value) > _distance_input:
-            got = quote(value[:_distance_input]) + f" (first {_distance_input} of {len(value)} characters)"
-        else:
-            got = quote(value)
+        got = "no value" if value is None else quote_bounded(value)
         prefix = f"{self.label}: " if self.label else ""
         return miss(f"{prefix}expected {self.describe()}, got {got}", distance)
 
@@ -776,7 +780,7 @@ class PathMatcher:
         if self.ok(path):
             return EXACT
         distance = similarity_distance(self.text, path)
-        return miss(f"path: expected {self.describe()}, got {quote(path)}", distance)
+        return miss(f"path: expected {self.describe()}, got {quote_bounded(path)}", distance)
 
     def params(self, path: str) -> dict[str, str]:
         """Template parameters (``{"id": "7"}``) or a regex's named groups; ``{}`` otherwise."""

@@ -43,7 +43,7 @@ import yaml
 
 from mockforge.core.faults import FaultSpec, parse_fault
 from mockforge.core.matching import MatchResult, MatchSubject, RequestPattern, quote
-from mockforge.core.model import Headers, Request, Response
+from mockforge.core.model import Request, Response
 from mockforge.core.request_log import now_rfc3339
 from mockforge.core.responses import error_response
 from mockforge.core.scenarios import ScenarioStates, ScenarioStore
@@ -728,27 +728,6 @@ class InMemoryStubStore:
             pool = same[:cap]
         return pool
 
-    def _bounded(self, subject: MatchSubject) -> MatchSubject:
-        """``subject`` with its path, query and header values cut to ``max_near_miss_input``
-        characters (the body is cut inside each distance, so JSON matchers still see it whole)."""
-        cap = self.max_near_miss_input
-        headers = subject.headers
-        long_header = any(len(v) > cap for _, v in headers.raw_items())
-        long_query = any(len(v) > cap for vs in subject.query.values() for v in vs)
-        if len(subject.path) <= cap and not long_header and not long_query:
-            return subject
-        bounded = MatchSubject(
-            subject.method,
-            subject.path[:cap],
-            {k: [v[:cap] for v in vs] for k, vs in subject.query.items()} if long_query else subject.query,
-            Headers([(k, v[:cap]) for k, v in headers.raw_items()], lowered=True) if long_header else headers,
-            subject._body,
-            body_truncated=subject.body_truncated,
-            json_value=subject._json,
-            json_parsed=subject._json_done,
-        )
-        return bounded
-
     def near_miss_cost(self, request: Request) -> int:
         """The cost estimate of ``near_misses``: candidates x characters compared (each request
         part counted up to ``max_near_miss_input``)."""
@@ -759,8 +738,9 @@ class InMemoryStubStore:
 
     def near_misses(self, request: Request | MatchSubject, limit: int = 3) -> builtins.list[NearMiss]:
         """The ``limit`` stubs closest to ``request``, each with what did not match; at most
-        ``max_near_miss_stubs`` are scored, on request parts cut to ``max_near_miss_input``."""
-        subject = self._bounded(_subject(request))
+        ``max_near_miss_stubs`` are scored; each distance compares at most
+        ``core.max_near_miss_input_bytes`` characters (``matching.similarity_distance``)."""
+        subject = _subject(request)
         misses = [self._miss_of(stub, subject) for stub in self._near_pool(subject)]
         misses = [m for m in misses if m.diffs]
         misses.sort(key=lambda m: (m.distance, _order(m.stub)))
