@@ -166,6 +166,8 @@ class ValueMatcher:
     def ok_any(self, values: list[str]) -> bool:
         if not values:
             return self.ok(None)
+        if len(values) == 1:
+            return self.ok(values[0])
         return any(self.ok(v) for v in values)
 
     def match_any(self, values: list[str]) -> MatchResult:
@@ -710,7 +712,7 @@ class PathMatcher:
     which the stub store uses as an index key; it is ``None`` for globs and regexes.
     """
 
-    __slots__ = ("_names", "_regex", "_test", "exact", "kind", "segments", "text")
+    __slots__ = ("_match", "_names", "_regex", "_test", "exact", "kind", "segments", "text")
 
     def __init__(
         self,
@@ -727,12 +729,8 @@ class PathMatcher:
         self.segments = segments
         self.exact = text if kind == "exact" else None
         # template regexes are ours (on ``re``, anchored at the start); user ones are RE2
-        self._test: Callable[[str], bool] | None = None
-        if isinstance(regex, UserRegex):
-            self._test = regex.test
-        elif regex is not None:
-            match = regex.match
-            self._test = lambda path: match(path) is not None
+        self._match = regex.match if isinstance(regex, re.Pattern) else None
+        self._test = regex.test if isinstance(regex, UserRegex) else None
 
     @classmethod
     def compile(cls, spec: Any, where: str) -> PathMatcher:
@@ -773,6 +771,8 @@ class PathMatcher:
     def ok(self, path: str) -> bool:
         if self.exact is not None:
             return path == self.exact
+        if self._match is not None:
+            return self._match(path) is not None
         assert self._test is not None
         return self._test(path)
 
