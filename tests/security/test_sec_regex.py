@@ -427,3 +427,16 @@ def test_similarity_distance_is_bounded_and_small_inputs_keep_difflib() -> None:
     big_b = "x" * 4_999_999 + "y"
     assert 0.0 < matching.similarity_distance(big_a, big_b) < 0.01
     assert matching.similarity_distance("a" * 10_000, "b" * 10_000) == 1.0
+
+
+def test_near_miss_pool_scores_the_requests_method_first_up_to_the_cap() -> None:
+    from mockforge.core.model import Request
+    from mockforge.core.stubs import InMemoryStubStore, parse_stub
+
+    store = InMemoryStubStore(max_near_miss_stubs=3)
+    for i, method in enumerate(["POST", "GET", "POST", "GET", "GET", "DELETE"]):
+        spec = {"id": f"{method.lower()}{i}", "request": {"method": method, "path": f"/p{i}"}}
+        store.add(parse_stub({**spec, "response": {"status": 200}}, "", "api"))
+    misses = store.near_misses(Request(protocol="http", method="GET", path="/nowhere"), limit=10)
+    assert sorted(m.stub.id for m in misses) == ["get1", "get3", "get4"]
+    assert store.near_misses_capped == 1

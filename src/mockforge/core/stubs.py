@@ -721,10 +721,9 @@ class InMemoryStubStore:
         if len(pool) > cap:
             self.near_misses_capped += 1
             method = subject.method
-            same = [s for s in pool if s.request.method in (None, method)]
+            same = sorted((s for s in pool if s.request.method in (None, method)), key=_order)
             if len(same) < cap:
-                same += [s for s in pool if s.request.method not in (None, method)]
-            same.sort(key=_order)
+                same += sorted((s for s in pool if s.request.method not in (None, method)), key=_order)
             pool = same[:cap]
         return pool
 
