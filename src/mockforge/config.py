@@ -569,6 +569,13 @@ def _check(cfg: Config, file: str | None) -> None:
     for i, rule in enumerate(cfg.core.proxy.rules):
         if (rule.prefix is None) == (rule.regex is None):
             raise bad(f"core.proxy.rules.{i}", "give exactly one of 'prefix' or 'regex'")
+        if rule.regex is not None:
+            from mockforge.core.regex import RegexError, compile_user_regex
+
+            try:
+                compile_user_regex(rule.regex, where=f"core.proxy.rules.{i}.regex")
+            except RegexError as exc:
+                raise bad(exc.where, exc.reason) from None
 
 
 def load_config(

@@ -37,6 +37,8 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
+from mockforge.core.regex import schema_pattern_options, try_user_regex
+
 log = logging.getLogger("mockforge.datagen")
 
 Gen = Callable[[random.Random], Any]
@@ -526,7 +528,9 @@ class DataGenerator:
             defs = self.reachable_defs(schema)
             full = {"$defs": defs, **schema} if defs else schema
         try:
-            validator = jsonschema_rs.validator_for(full, validate_formats=True)
+            validator = jsonschema_rs.validator_for(
+                full, validate_formats=True, pattern_options=schema_pattern_options()
+            )
         except (ValueError, jsonschema_rs.ValidationError) as exc:
             log.debug("schema not compilable by jsonschema-rs: %s", exc)
             validator = None
@@ -921,17 +925,15 @@ class DataGenerator:
         named = _string_hint(hint)
         if named is not None and not strict:
             sources.append(named)
-        rx: re.Pattern[str] | None = None
-        pgen = None
-        if isinstance(pattern, str):
-            try:
-                rx = re.compile(pattern)
-            except re.error:
-                rx = None
-            pgen = pattern_generator(pattern) if rx is not None else None
+        # A spec pattern is a user regex: checked on RE2 (linear). One RE2 cannot run (backreference,
+        # lookaround) is never run on ``re``: the generator's output is taken unchecked.
+        rx = try_user_regex(pattern)
+        pgen = pattern_generator(pattern) if isinstance(pattern, str) else None
+        if rx is None and pgen is not None:
+            sources = []
 
         def fits(v: str) -> bool:
-            return lo <= len(v) and (hi is None or len(v) <= hi) and (rx is None or rx.search(v) is not None)
+            return lo <= len(v) and (hi is None or len(v) <= hi) and (rx is None or rx.test(v))
 
         def gen(rng: random.Random, d: int) -> str:
             for source in sources:
@@ -943,7 +945,7 @@ class DataGenerator:
                         padded = _pad_format(v, fmt, lo, hi, rng)
                         if padded is not None and fits(padded):
                             return padded
-            if pgen is not None and rx is not None:
+            if pgen is not None:
                 for attempt in range(12):
                     cap = 2 << (attempt // 2) if lo <= 8 else max(lo, 8) << (attempt // 3)
                     v = pgen(rng, cap)
@@ -1111,8 +1113,9 @@ class DataGenerator:
                     continue
                 optional.append(key)
             nodes[key] = self._node(sub, hint=key, prefer=prefer)
-        patterns = [(re.compile(p), p, self._node(s, prefer=prefer))
-                    for p, s in (schema.get("patternProperties") or {}).items() if _compiles(p)]
+        patterns = [(rx, p, self._node(s, prefer=prefer))
+                    for p, s in (schema.get("patternProperties") or {}).items()
+                    if (rx := try_user_regex(p)) is not None]
         ap = schema.get("additionalProperties", True)
         ap_node = self._node(ap if isinstance(ap, dict) else {}, prefer=prefer) if ap is not False else None
         names_schema = schema.get("propertyNames")
@@ -1120,7 +1123,7 @@ class DataGenerator:
         key_ok = self.validator(names_schema) if isinstance(names_schema, dict) else None
         for key in required:
             if key not in nodes:
-                match = next((n for rx, _, n in patterns if rx.search(key)), None)
+                match = next((n for rx, _, n in patterns if rx.test(key)), None)
                 nodes[key] = match or ap_node or _Node(_unsat, _HEAVY)
         mn = int(schema.get("minProperties", 0))
         mx_raw = schema.get("maxProperties")
@@ -1158,13 +1161,13 @@ class DataGenerator:
                     if pg is None:
                         continue
                     key = pg(rng, 3)
-                    if rx.search(key) is None:
+                    if not rx.test(key):
                         continue
                 elif ap_node is not None:
                     key = str(key_node.gen(rng, max_depth)) if key_node is not None else \
                         f"{rng.choice(_WORDS)}_{rng.randint(1, 99)}"
                     node = ap_node
-                    if any(rx.search(key) for rx, _, _ in patterns):
+                    if any(rx.test(key) for rx, _, _ in patterns):
                         continue
                 else:
                     return None
@@ -1210,14 +1213,6 @@ class DataGenerator:
 
 def _unsat(rng: random.Random, d: int) -> Any:
     raise _Unsat("unsatisfiable")
-
-
-def _compiles(pattern: str) -> bool:
-    try:
-        re.compile(pattern)
-    except re.error:
-        return False
-    return True
 
 
 def _ukey(value: Any) -> bytes:

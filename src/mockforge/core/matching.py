@@ -4,7 +4,13 @@ Why hand-written: the matcher vocabulary (``equals``, ``contains``, ``matches``,
 ``equals_json``, ``json_path``, ``form``) is ours, shared by stubs, ``POST /__mockforge/verify``
 and the gRPC and WebSocket stubs; what we need from it is a *distance* with readable diffs so that
 near misses can be ranked and explained, which no matching library gives. JSONPath itself is
-evaluated by jsonpath-ng.
+evaluated by jsonpath-ng. User regexes (``matches``, ``{regex: ...}`` paths, globs) run on RE2
+(``core/regex.py``), so matching is linear in the input.
+
+Cost bounds: a yes/no ``matches`` never computes a distance; a distance compares at most
+``max_distance_input()`` characters of each side (``core.max_near_miss_input_bytes``) and uses
+difflib only when both sides are short (``_DIFFLIB_CELLS``), a linear prefix/suffix estimate
+otherwise, so scoring a near miss costs O(bound) however large the request is.
 
 A ``MatchResult`` has ``distance`` 0.0 (exact) to 1.0 (nothing alike) and ``diffs`` saying what
 did not match; only distance 0.0 is a match. A request pattern combines its parts with weights
@@ -36,6 +42,7 @@ from mockforge.core.limits import (
     decode_request_json,
 )
 from mockforge.core.model import Headers, LogEntry, Request
+from mockforge.core.regex import RegexError, UserRegex, compile_user_regex
 from mockforge.errors import StubError
 
 _WEIGHT_PATH = 10.0
@@ -87,11 +94,50 @@ def quote(value: Any) -> str:
         return repr(value)
 
 
+#: difflib is quadratic (a 4 KB pair of near-equal strings takes 1.6 s): above this many cells
+#: (len(a) x len(b), about 1 ms in the worst case) a linear estimate is used instead.
+_DIFFLIB_CELLS = 16 * 1024
+_distance_input = 4096
+
+
+def set_max_distance_input(chars: int) -> None:
+    """Characters of each side a distance looks at (``core.max_near_miss_input_bytes``; set once
+    at start-up)."""
+    global _distance_input
+    _distance_input = max(1, chars)
+
+
+def max_distance_input() -> int:
+    return _distance_input
+
+
+def quote_bounded(value: str) -> str:
+    """``quote(value)``, cut to ``max_distance_input()`` characters (the length is said)."""
+    if len(value) <= _distance_input:
+        return quote(value)
+    return f"{quote(value[:_distance_input])} (first {_distance_input} of {len(value)} characters)"
+
+
 def similarity_distance(expected: str, actual: str) -> float:
-    """1 - the similarity ratio of two strings (0 when equal)."""
+    """1 - the similarity ratio of two strings (0 when equal). Costs O(``max_distance_input()``):
+    longer strings are cut, and long pairs get the share of their common prefix and suffix."""
     if expected == actual:
         return 0.0
-    return 1.0 - difflib.SequenceMatcher(None, expected, actual, autojunk=False).ratio()
+    cap = _distance_input
+    a = expected[:cap]
+    b = actual[:cap]
+    if a == b:  # the excerpts are alike, the strings are not
+        return 1e-3
+    if len(a) * len(b) <= _DIFFLIB_CELLS:
+        return 1.0 - difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    n = min(len(a), len(b))
+    head = 0
+    while head < n and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < n - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    return max(1e-3, 1.0 - 2.0 * (head + tail) / (len(a) + len(b)))
 
 
 def _as_text(value: Any) -> str:
@@ -120,6 +166,17 @@ class ValueMatcher:
     def match(self, value: str | None) -> MatchResult:
         raise NotImplementedError
 
+    def ok(self, value: str | None) -> bool:
+        """``match(value).matched`` without building a distance or a diff."""
+        return self.match(value).matched
+
+    def ok_any(self, values: list[str]) -> bool:
+        if not values:
+            return self.ok(None)
+        if len(values) == 1:
+            return self.ok(values[0])
+        return any(self.ok(v) for v in values)
+
     def match_any(self, values: list[str]) -> MatchResult:
         """The best result over several values (repeated query parameters or headers)."""
         if not values:
@@ -135,7 +192,7 @@ class ValueMatcher:
         return best
 
     def _miss(self, value: str | None, distance: float = 1.0) -> MatchResult:
-        got = "no value" if value is None else quote(value)
+        got = "no value" if value is None else quote_bounded(value)
         prefix = f"{self.label}: " if self.label else ""
         return miss(f"{prefix}expected {self.describe()}, got {got}", distance)
 
@@ -171,6 +228,9 @@ class EqualsMatcher(_TextMatcher):
             return EXACT
         return self._miss(value, similarity_distance(self._cmp, got))
 
+    def ok(self, value: str | None) -> bool:
+        return value is not None and self._norm(value) == self._cmp
+
 
 class ContainsMatcher(_TextMatcher):
     __slots__ = ()
@@ -184,6 +244,9 @@ class ContainsMatcher(_TextMatcher):
             return EXACT
         return self._miss(value, similarity_distance(self._cmp, got))
 
+    def ok(self, value: str | None) -> bool:
+        return value is not None and self._cmp in self._norm(value)
+
 
 class RegexMatcher(_TextMatcher):
     """``matches``: the regex must match somewhere (anchor it with ``^...$`` for the whole)."""
@@ -193,12 +256,15 @@ class RegexMatcher(_TextMatcher):
 
     def __init__(self, label: str, expected: str, case_insensitive: bool, where: str) -> None:
         super().__init__(label, expected, case_insensitive)
-        self.regex = compile_regex(expected, where, re.IGNORECASE if case_insensitive else 0)
+        self.regex = compile_regex(expected, where, ignore_case=case_insensitive)
 
     def match(self, value: str | None) -> MatchResult:
-        if value is not None and self.regex.search(value):
+        if value is not None and self.regex.test(value):
             return EXACT
         return self._miss(value)
+
+    def ok(self, value: str | None) -> bool:
+        return value is not None and self.regex.test(value)
 
 
 class AbsentMatcher(ValueMatcher):
@@ -232,6 +298,9 @@ class AllOf(ValueMatcher):
     def match(self, value: str | None) -> MatchResult:
         return combine((1.0, m.match(value)) for m in self.matchers)
 
+    def ok(self, value: str | None) -> bool:
+        return all(m.ok(value) for m in self.matchers)
+
 
 class AnyOf(ValueMatcher):
     __slots__ = ("matchers",)
@@ -247,12 +316,16 @@ class AnyOf(ValueMatcher):
         best = min((m.match(value) for m in self.matchers), key=lambda r: r.distance)
         return EXACT if best.distance == 0.0 else self._miss(value, best.distance)
 
+    def ok(self, value: str | None) -> bool:
+        return any(m.ok(value) for m in self.matchers)
 
-def compile_regex(pattern: str, where: str, flags: int = 0) -> re.Pattern[str]:
+
+def compile_regex(pattern: str, where: str, *, ignore_case: bool = False) -> UserRegex:
+    """A user regex on RE2; a pattern RE2 cannot run is a ``StubError`` naming ``where``."""
     try:
-        return re.compile(pattern, flags)
-    except re.error as exc:
-        raise StubError(f"invalid regex {quote(pattern)}: {exc}", where=where) from None
+        return compile_user_regex(pattern, where=where, ignore_case=ignore_case)
+    except RegexError as exc:
+        raise StubError(exc.reason, where=where) from None
 
 
 _TEXT_OPS = ("equals", "contains", "matches")
@@ -515,14 +588,20 @@ def _excerpt(text: str) -> str:
     return quote(text if len(text) <= 80 else text[:77] + "...")
 
 
-def _text_body(spec: Mapping[str, Any], where: str) -> BodyCheck:
-    sub = {k: spec[k] for k in ("equals", "contains", "matches", "case_insensitive") if k in spec}
-    matcher = compile_value_matcher(sub, where, "body")
+class _TextBody:
+    """``equals``/``contains``/``matches`` on the body text, with a yes/no that skips distances."""
 
-    def check(subject: MatchSubject) -> MatchResult:
-        return matcher.match(subject.text)
+    __slots__ = ("matcher",)
 
-    return check
+    def __init__(self, spec: Mapping[str, Any], where: str) -> None:
+        sub = {k: spec[k] for k in ("equals", "contains", "matches", "case_insensitive") if k in spec}
+        self.matcher = compile_value_matcher(sub, where, "body")
+
+    def __call__(self, subject: MatchSubject) -> MatchResult:
+        return self.matcher.match(subject.text)
+
+    def ok(self, subject: MatchSubject) -> bool:
+        return self.matcher.ok(subject.text)
 
 
 def _json_path(spec: Any, where: str) -> BodyCheck:
@@ -587,7 +666,7 @@ class BodyMatcher:
     @classmethod
     def compile(cls, spec: Any, where: str) -> BodyMatcher:
         if isinstance(spec, str):
-            return cls([_text_body({"equals": spec}, where)])
+            return cls([_TextBody({"equals": spec}, where)])
         if not isinstance(spec, Mapping):
             raise StubError("'body' takes a string or a body matcher object", where=where)
         unknown = sorted(set(spec) - _BODY_KEYS)
@@ -598,7 +677,7 @@ class BodyMatcher:
         if "equals_json" in spec:
             checks.append(_equals_json(spec, where))
         if any(k in spec for k in ("equals", "contains", "matches")):
-            checks.append(_text_body(spec, where))
+            checks.append(_TextBody(spec, where))
         if "json_path" in spec:
             checks.append(_json_path(spec["json_path"], f"{where}.json_path"))
         if "form" in spec:
@@ -614,6 +693,16 @@ class BodyMatcher:
             return miss("body: not compared, the logged body was truncated (core.max_logged_body_bytes)")
         return combine((1.0, check(subject)) for check in self.checks)
 
+    def ok(self, subject: MatchSubject) -> bool:
+        """``match(subject).matched`` without distances (a text ``equals`` on a large body would
+        otherwise pay for a similarity score on every mismatch)."""
+        if subject.body_truncated:
+            return False
+        for check in self.checks:
+            if not (check.ok(subject) if isinstance(check, _TextBody) else check(subject).matched):
+                return False
+        return True
+
 
 # --------------------------------------------------------------------------- paths
 
@@ -621,13 +710,14 @@ _PARAM_RE = re.compile(r"\{([^{}/]+)\}")
 _GLOB_TOKENS = re.compile(r"\*\*|\*|\?|[^*?]+")
 
 
-def _glob_regex(glob: str) -> re.Pattern[str]:
+def _glob_regex(glob: str, where: str) -> UserRegex:
     """Path globs: ``*`` and ``?`` stay within one segment, ``**`` crosses segments
-    (``/pets/*`` matches ``/pets/7`` but not ``/pets/7/photos``; ``/pets/**`` matches both)."""
+    (``/pets/*`` matches ``/pets/7`` but not ``/pets/7/photos``; ``/pets/**`` matches both).
+    On RE2: several ``*`` would backtrack polynomially on ``re``."""
     out = []
     for tok in _GLOB_TOKENS.findall(glob):
         out.append({"**": ".*", "*": "[^/]*", "?": "[^/]"}.get(tok) or re.escape(tok))
-    return re.compile("".join(out) + r"\Z")
+    return compile_regex("^" + "".join(out) + r"\z", where)
 
 
 class PathMatcher:
@@ -639,13 +729,13 @@ class PathMatcher:
     which the stub store uses as an index key; it is ``None`` for globs and regexes.
     """
 
-    __slots__ = ("_names", "_regex", "exact", "kind", "segments", "text")
+    __slots__ = ("_match", "_names", "_regex", "_test", "exact", "kind", "segments", "text")
 
     def __init__(
         self,
         kind: str,
         text: str,
-        regex: re.Pattern[str] | None,
+        regex: re.Pattern[str] | UserRegex | None,
         names: list[str],
         segments: list[str | None] | None,
     ) -> None:
@@ -655,6 +745,9 @@ class PathMatcher:
         self._names = names
         self.segments = segments
         self.exact = text if kind == "exact" else None
+        # template regexes are ours (on ``re``, anchored at the start); user ones are RE2
+        self._match = regex.match if isinstance(regex, re.Pattern) else None
+        self._test = regex.test if isinstance(regex, UserRegex) else None
 
     @classmethod
     def compile(cls, spec: Any, where: str) -> PathMatcher:
@@ -673,13 +766,18 @@ class PathMatcher:
                 pos = m.end()
             pieces.append(re.escape(spec[pos:]))
             segments: list[str | None] = [None if "{" in s else s for s in spec.split("/")]
-            return cls("template", spec, re.compile("".join(pieces) + r"\Z"), names, segments)
+            # Two parameters in one segment backtrack quadratically on ``re``: RE2 then.
+            if any(s.count("{") > 1 for s in spec.split("/")):
+                rx: re.Pattern[str] | UserRegex = compile_regex("^" + "".join(pieces) + r"\z", where)
+            else:
+                rx = re.compile("".join(pieces) + r"\Z")
+            return cls("template", spec, rx, names, segments)
         if isinstance(spec, Mapping) and len(spec) == 1:
             ((kind, text),) = spec.items()
             if not isinstance(text, str):
                 raise StubError(f"'{kind}' takes a string", where=f"{where}.{kind}")
             if kind == "glob":
-                return cls("glob", text, _glob_regex(text), [], None)
+                return cls("glob", text, _glob_regex(text, f"{where}.glob"), [], None)
             if kind == "regex":
                 return cls("regex", text, compile_regex(text, f"{where}.regex"), [], None)
         raise StubError("'path' takes a path (\"/pets/{id}\"), {glob: ...} or {regex: ...}", where=where)
@@ -690,14 +788,16 @@ class PathMatcher:
     def ok(self, path: str) -> bool:
         if self.exact is not None:
             return path == self.exact
-        assert self._regex is not None
-        return (self._regex.match(path) if self.kind != "regex" else self._regex.search(path)) is not None
+        if self._match is not None:
+            return self._match(path) is not None
+        assert self._test is not None
+        return self._test(path)
 
     def match(self, path: str) -> MatchResult:
         if self.ok(path):
             return EXACT
         distance = similarity_distance(self.text, path)
-        return miss(f"path: expected {self.describe()}, got {quote(path)}", distance)
+        return miss(f"path: expected {self.describe()}, got {quote_bounded(path)}", distance)
 
     def params(self, path: str) -> dict[str, str]:
         """Template parameters (``{"id": "7"}``) or a regex's named groups; ``{}`` otherwise."""
@@ -810,12 +910,12 @@ class RequestPattern:
         if self.path is not None and not self.path.ok(subject.path):
             return False
         for name, qm in self.query:
-            if not qm.match_any(subject.query.get(name, [])).matched:
+            if not qm.ok_any(subject.query.get(name, [])):
                 return False
         for name, hm in self.headers:
-            if not hm.match_any(subject.headers.get_all(name)).matched:
+            if not hm.ok_any(subject.headers.get_all(name)):
                 return False
-        return self.body is None or self.body.match(subject).matched
+        return self.body is None or self.body.ok(subject)
 
     def path_params(self, path: str) -> dict[str, str]:
         return self.path.params(path) if self.path is not None else {}

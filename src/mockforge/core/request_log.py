@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from mockforge.core.model import LogEntry, Request, Response
+from mockforge.core.regex import compile_user_regex
 
 #: Header values never stored in the log or in fixtures.
 ALWAYS_REDACTED = frozenset(
@@ -364,7 +365,8 @@ class RequestLog:
         limit: int | None = 100,
     ) -> list[LogEntry]:
         """Entries matching every given filter, newest first; the limit applies last."""
-        rx = re.compile(path_regex) if path_regex else None
+        # a user regex: RE2, linear in the path (``GET /__mockforge/logs?path_regex=``)
+        rx = compile_user_regex(path_regex, where="query.path_regex") if path_regex else None
         glob = re.compile(fnmatch.translate(path)) if path else None
         meth = method.upper() if method else None
         out: list[LogEntry] = []
@@ -377,7 +379,7 @@ class RequestLog:
                 continue
             if glob and not glob.match(e.path):
                 continue
-            if rx and not rx.search(e.path):
+            if rx and not rx.test(e.path):
                 continue
             if since and parse_rfc3339(e.timestamp) < since:
                 continue

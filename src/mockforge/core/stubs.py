@@ -80,6 +80,9 @@ _BODY_KINDS = ("body", "body_text", "body_base64", "body_file")
 _YAML_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: Stores larger than this compute near misses only over stubs sharing the first path segment.
 _NEAR_MISS_SCAN_ALL = 500
+#: Cost (candidates x characters compared) above which near-miss scoring leaves the event loop:
+#: about 1 ms of difflib on the dev box. Decided from the request's size, never by timing.
+NEAR_MISS_OFFLOOP_COST = 8192
 
 
 # --------------------------------------------------------------------------- the model
@@ -535,6 +538,8 @@ class InMemoryStubStore:
         *,
         max_unmatched: int = 1000,
         max_near_misses: int = 100,
+        max_near_miss_stubs: int = 200,
+        max_near_miss_input: int = 4096,
     ) -> None:
         self.scenarios: ScenarioStates = scenarios if scenarios is not None else ScenarioStore()
         self._lock = threading.RLock()
@@ -548,6 +553,14 @@ class InMemoryStubStore:
         self._near_log: deque[dict[str, Any]] = deque(maxlen=max(0, max_near_misses))
         #: Candidate patterns evaluated by ``find`` since start (tests prove lookups stay flat).
         self.evaluations = 0
+        #: Stubs scored at most per near-miss report, and characters of each request part compared
+        #: (``core.max_near_miss_stubs``, ``core.max_near_miss_input_bytes``).
+        self.max_near_miss_stubs = max(0, max_near_miss_stubs)
+        self.max_near_miss_input = max(1, max_near_miss_input)
+        #: Near-miss reports scored off the event loop (their cost estimate was over 1 ms).
+        self.near_misses_off_loop = 0
+        #: Near-miss reports that left stubs unscored (more candidates than max_near_miss_stubs).
+        self.near_misses_capped = 0
 
     # ---- index -----------------------------------------------------------------------
     def _node_for(self, stub: Stub, create: bool) -> _Node | None:
@@ -775,17 +788,40 @@ class InMemoryStubStore:
             distance = max(distance, 0.05)
         return NearMiss(stub, distance, diffs)
 
-    def near_misses(self, request: Request | MatchSubject, limit: int = 3) -> builtins.list[NearMiss]:
-        """The ``limit`` stubs closest to ``request``, each with what did not match. Large stores
-        only look at stubs sharing the request's first path segment, or with a glob/regex/no path."""
-        subject = _subject(request)
+    def _near_pool(self, subject: MatchSubject) -> builtins.list[Stub]:
+        """The stubs a near-miss report scores: large stores only look at stubs sharing the
+        request's first path segment, or with a glob/regex/no path; past ``max_near_miss_stubs``,
+        stubs for the request's method (or any) come first, then the others, in store order."""
         with self._lock:
             if len(self._stubs) <= _NEAR_MISS_SCAN_ALL:
                 pool = list(self._stubs.values())
             else:
                 first = subject.path.split("/")[1] if subject.path.count("/") >= 1 else ""
                 pool = [*self._by_first.get(first, []), *self._by_first.get("", [])]
-        misses = [self._miss_of(stub, subject) for stub in pool]
+        cap = self.max_near_miss_stubs
+        if len(pool) > cap:
+            self.near_misses_capped += 1
+            method = subject.method
+            same = sorted((s for s in pool if s.request.method in (None, method)), key=_order)
+            if len(same) < cap:
+                same += sorted((s for s in pool if s.request.method not in (None, method)), key=_order)
+            pool = same[:cap]
+        return pool
+
+    def near_miss_cost(self, request: Request) -> int:
+        """The cost estimate of ``near_misses``: candidates x characters compared (each request
+        part counted up to ``max_near_miss_input``)."""
+        cap = self.max_near_miss_input
+        size = min(len(request.path), cap) + min(len(request.body), cap)
+        size += sum(min(len(v), cap) for _, v in request.headers.raw_items())
+        return min(len(self._stubs), self.max_near_miss_stubs) * size
+
+    def near_misses(self, request: Request | MatchSubject, limit: int = 3) -> builtins.list[NearMiss]:
+        """The ``limit`` stubs closest to ``request``, each with what did not match; at most
+        ``max_near_miss_stubs`` are scored; each distance compares at most
+        ``core.max_near_miss_input_bytes`` characters (``matching.similarity_distance``)."""
+        subject = _subject(request)
+        misses = [self._miss_of(stub, subject) for stub in self._near_pool(subject)]
         misses = [m for m in misses if m.diffs]
         misses.sort(key=lambda m: (m.distance, _order(m.stub)))
         return misses[:limit]

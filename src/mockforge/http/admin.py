@@ -118,12 +118,12 @@ class AdminApi:
             problems.append(detail("query.since", "expected an RFC 3339 timestamp"))
         path_regex = _first(request, "path_regex")
         if path_regex:
-            import re
+            from mockforge.core.regex import RegexError, compile_user_regex
 
             try:
-                re.compile(path_regex)
-            except re.error as exc:
-                problems.append(detail("query.path_regex", f"invalid regex: {exc}"))
+                compile_user_regex(path_regex, where="query.path_regex")
+            except RegexError as exc:
+                problems.append(detail("query.path_regex", exc.reason))
         if problems:
             return error_response(400, "bad_request", "invalid log filter", problems)
         entries = rt.log.query(

@@ -167,10 +167,14 @@ class HttpMockApp:
         details: list[dict[str, Any]] = []
         stubs = self.runtime.services.get("stubs")
         if stubs is not None:
-            details.extend(stubs.near_miss_details(request))
+            details.extend(await stubs.near_miss_details(request))
         for route in closest_routes:
             details.append(detail("route", f"closest route: {route}"))
-        message = f"no stub or route matches {request.method} {request.path}"
+        path = request.path
+        cap = self.runtime.config.core.max_near_miss_input_bytes
+        if len(path) > cap:  # a hostile path is not echoed whole
+            path = f"{path[:cap]}... ({len(path)} characters)"
+        message = f"no stub or route matches {request.method} {path}"
         return error_response(404, "not_found", message, details)
 
     async def _admin(self, request: Request) -> Response:

@@ -17,7 +17,6 @@ httpx errors are translated here into ``UpstreamError`` carrying the status to a
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ import httpx
 
 from mockforge.config import ProxyConfig
 from mockforge.core.model import Request
+from mockforge.core.regex import RegexError, UserRegex, compile_user_regex
+from mockforge.errors import ConfigError
 
 #: Headers that describe one connection, never forwarded (RFC 9110 section 7.6.1).
 HOP_BY_HOP = frozenset(
@@ -92,9 +93,16 @@ def _translate(exc: httpx.HTTPError, url: str) -> UpstreamError:
 class Proxy:
     def __init__(self, cfg: ProxyConfig) -> None:
         self.cfg = cfg
-        self._rules: list[tuple[str | None, re.Pattern[str] | None, str]] = [
-            (r.prefix, re.compile(r.regex) if r.regex else None, r.upstream) for r in cfg.rules
-        ]
+        # rule regexes are user regexes: RE2 (linear time); ``ConfigError`` names the rule
+        self._rules: list[tuple[str | None, UserRegex | None, str]] = []
+        for i, r in enumerate(cfg.rules):
+            rx = None
+            if r.regex:
+                try:
+                    rx = compile_user_regex(r.regex, where=f"core.proxy.rules.{i}.regex")
+                except RegexError as exc:
+                    raise ConfigError(exc.reason, where=exc.where) from None
+            self._rules.append((r.prefix, rx, r.upstream))
         self._added = [(k.lower(), v) for k, v in cfg.headers.items()]
         self._added_names = frozenset(k for k, _ in self._added)
         self._client = httpx.AsyncClient(
@@ -112,7 +120,7 @@ class Proxy:
 
     def upstream_for(self, path: str) -> str | None:
         for prefix, regex, upstream in self._rules:
-            if (prefix is not None and path.startswith(prefix)) or (regex is not None and regex.search(path)):
+            if (prefix is not None and path.startswith(prefix)) or (regex is not None and regex.test(path)):
                 return upstream
         return self.cfg.upstream
 

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 from mockforge.core.faults import FaultPolicy, apply_fault
 from mockforge.core.files import FileRoots
 from mockforge.core.limits import DocumentLimits
+from mockforge.core.matching import set_max_distance_input
 from mockforge.core.model import Request, Response
 from mockforge.core.request_log import RequestLog
 from mockforge.core.scenarios import ScenarioStore
 from mockforge.core.stubs import (
+    NEAR_MISS_OFFLOOP_COST,
     InMemoryStubStore,
     ResponseDefinition,
     StubStore,
@@ -44,8 +46,13 @@ class StubService:
         self.runtime = runtime
         self.scenario_store = ScenarioStore()
         self.store = InMemoryStubStore(
-            self.scenario_store, max_unmatched=cfg.core.max_unmatched, max_near_misses=cfg.core.max_near_misses
+            self.scenario_store,
+            max_unmatched=cfg.core.max_unmatched,
+            max_near_misses=cfg.core.max_near_misses,
+            max_near_miss_stubs=cfg.core.max_near_miss_stubs,
+            max_near_miss_input=cfg.core.max_near_miss_input_bytes,
         )
+        set_max_distance_input(cfg.core.max_near_miss_input_bytes)
         self.fault_policy = FaultPolicy(cfg.core)
         self.expand = cfg.http.response_template_expand
         self.problems: list[str] = []
@@ -160,8 +167,14 @@ class StubService:
             await asyncio.sleep(delay)
         return resp
 
-    def near_miss_details(self, request: Request) -> list[dict[str, Any]]:
-        return near_miss_details(self.store.report_miss(request))
+    async def near_miss_details(self, request: Request) -> list[dict[str, Any]]:
+        """The 404's closest stubs; scored in a worker thread when the estimate says it can take
+        over a millisecond (a long path or body against many stubs), so the loop keeps serving."""
+        store = self.store
+        if store.near_miss_cost(request) <= NEAR_MISS_OFFLOOP_COST:
+            return near_miss_details(store.report_miss(request))
+        store.near_misses_off_loop += 1
+        return near_miss_details(await asyncio.to_thread(store.report_miss, request))
 
     def routes_info(self) -> list[dict[str, Any]]:
         return [s.to_dict() for s in self.store.list()]

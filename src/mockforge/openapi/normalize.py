@@ -20,6 +20,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Protocol
 
+from mockforge.core.regex import schema_pattern_options
+
 Schema = dict[str, Any]
 
 #: Keywords whose value is one subschema.
@@ -113,23 +115,14 @@ class SchemaHooks(Protocol):
 
 
 @functools.cache
-def _regex_format() -> Any:
-    import jsonschema_rs  # the request validator's engine, so loaded anyway when serving
-
-    return jsonschema_rs.validator_for({"format": "regex"}, validate_formats=True)
-
-
-@functools.cache
 def regex_ok(pattern: str) -> bool:
-    """Whether jsonschema_rs accepts ``pattern``: one bad regex in ``defs`` would make every
-    validator built over them fail to compile. The strict ECMA format check is cheap; what it
-    rejects is confirmed by compiling, since jsonschema_rs accepts a little more."""
-    if _regex_format().is_valid(pattern):
-        return True
+    """Whether jsonschema_rs runs ``pattern`` on its linear engine (``schema_pattern_options``):
+    one bad regex in ``defs`` would make every validator built over them fail to compile, and
+    lookaround or backreferences would need the backtracking one."""
     import jsonschema_rs
 
     try:
-        jsonschema_rs.validator_for({"pattern": pattern})
+        jsonschema_rs.validator_for({"pattern": pattern}, pattern_options=schema_pattern_options())
     except Exception:  # jsonschema_rs raises ValidationError for a bad pattern
         return False
     return True
@@ -186,7 +179,7 @@ def convert_schema(node: Any, hooks: SchemaHooks, *, ref_siblings: bool) -> Any:
                 if key == "patternProperties":
                     for bad in [k for k in sub if not regex_ok(k)]:
                         hooks.note(
-                            f"patternProperties key {bad!r} is not a regex jsonschema-rs accepts; left out"
+                            f"patternProperties key {bad!r} is not a regex the linear engine runs; left out"
                         )
                         del sub[bad]
         elif key in _LIST:
@@ -237,7 +230,7 @@ def convert_schema(node: Any, hooks: SchemaHooks, *, ref_siblings: bool) -> Any:
                 if regex_ok(value):
                     out[key] = value
                 else:
-                    hooks.note(f"pattern {value!r} is not a regex jsonschema-rs accepts; left out")
+                    hooks.note(f"pattern {value!r} is not a regex the linear engine runs; left out")
         elif key in _STRINGS:
             if isinstance(value, str):
                 out[key] = value

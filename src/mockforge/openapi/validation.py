@@ -35,6 +35,7 @@ import msgspec
 from mockforge.core.datagen import reachable_defs
 from mockforge.core.limits import decode_request_json
 from mockforge.core.model import Request
+from mockforge.core.regex import schema_pattern_options
 from mockforge.openapi.model import MediaType, Operation, Parameter, Schema
 
 #: At most this many problems are reported per request (a huge invalid body stays cheap).
@@ -199,7 +200,7 @@ class _LazySchema:
                 return
             try:
                 validator = self._validator = jsonschema_rs.Draft202012Validator(
-                    self.schema, validate_formats=True
+                    self.schema, validate_formats=True, pattern_options=schema_pattern_options()
                 )
             except (jsonschema_rs.ValidationError, ValueError, TypeError) as exc:
                 # A schema the validator rejects (bad regex...) is not the request's fault.

@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from mockforge.core.regex import RegexError, compile_user_regex
 from mockforge.ws.model import Message
 
 Matcher = Callable[[Message], bool]
@@ -82,11 +83,13 @@ def _compile_jsonpath(text: str) -> Matcher:
 
 
 def compile_regex(text: str) -> Matcher:
+    """A regex searched in the message text, on RE2 (linear time, ``core/regex.py``)."""
     try:
-        rx = re.compile(text)
-    except re.error as exc:
-        raise MatcherError(f"invalid regex {text!r}: {exc}") from None
-    return lambda message: rx.search(message.text) is not None
+        rx = compile_user_regex(text, where="regex")
+    except RegexError as exc:
+        raise MatcherError(exc.reason) from None
+    test = rx.test
+    return lambda message: test(message.text)
 
 
 def compile_matcher(text: str) -> Matcher:
