@@ -204,6 +204,10 @@ class AdminApi:
             "admin": dict(services.get("admin_refused", {})),
             "log": {"headers_truncated": self.runtime.log.headers_truncated},
         }
+        stubs = services.get("stubs")
+        if stubs is not None:
+            out["near_misses"] = {"capped": stubs.store.near_misses_capped,
+                                  "scored_off_loop": stubs.store.near_misses_off_loop}
         hub = services.get("ws")
         if hub is not None:
             out["websocket"] = {"connections_refused": hub.connections_refused,
