@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import ClassVar
 
 from _util import PY, ROOT, PeakSampler, free_port, mockforge_args, server_process, tree_rss
 
@@ -94,7 +95,7 @@ class Attacks:
         except (TimeoutError, OSError):
             return b""
 
-    async def slowloris(self, i: int) -> None:
+    async def slowloris(self) -> None:
         while self.live():
             try:
                 reader, writer = await self._conn()
@@ -194,14 +195,34 @@ class Attacks:
                     continue
                 self.count("ws_connections")
                 sent = 0
-                while self.live() and sent < 512:  # never reads the echoes
-                    writer.write(frame)
-                    await asyncio.wait_for(writer.drain(), 5)
-                    sent += 1
-                    self.count("ws_messages_sent")
+                try:
+                    while self.live() and sent < 64:  # never reads the echoes
+                        writer.write(frame)
+                        await asyncio.wait_for(writer.drain(), 5)
+                        sent += 1
+                        self.count("ws_messages_sent")
+                except (OSError, TimeoutError):
+                    self.count("ws_send_failed")
+                # what the server sent meanwhile: its echoes, then a close frame naming the slow reader
+                seen, outcome = b"", "ws_not_closed"
+                try:
+                    while len(seen) < 64 << 20:
+                        chunk = await asyncio.wait_for(reader.read(1 << 20), 2)
+                        if not chunk:
+                            outcome = "ws_dropped_by_server"
+                            break
+                        seen = seen[-4096:] + chunk
+                        if b"send queue full" in seen:
+                            outcome = "ws_closed_as_slow_reader"
+                            break
+                except OSError:
+                    outcome = "ws_dropped_by_server"
+                except TimeoutError:
+                    pass
+                self.count(outcome)
                 writer.close()
             except (OSError, TimeoutError):
-                self.count("ws_closed_by_server")
+                self.count("ws_error")
             await asyncio.sleep(0.05)
 
     async def grpc_flood(self) -> None:
@@ -247,14 +268,16 @@ class Attacks:
                 self.count(f"grpc_error_{type(exc).__name__}")
             await asyncio.sleep(0.05)
 
-    async def run(self) -> None:
-        tasks = [self.slowloris(i) for i in range(200)]
-        tasks += [self.header_flood() for _ in range(4)]
-        tasks += [self.redos() for _ in range(2)]
-        tasks += [self.huge_body() for _ in range(4)]
-        tasks += [self.deep_json() for _ in range(2)]
-        tasks += [self.ws_flood() for _ in range(4)]
-        tasks += [self.grpc_flood() for _ in range(2)]
+    #: attack -> how many run at once
+    PLAN: ClassVar[dict[str, int]] = {"slowloris": 200, "header_flood": 4, "redos": 2, "huge_body": 4,
+                                      "deep_json": 2, "ws_flood": 4, "grpc_flood": 2}
+
+    async def run(self, only: set[str] | None = None) -> None:
+        tasks = []
+        for name, n in self.PLAN.items():
+            if only is None or name in only:
+                attack = getattr(self, name)
+                tasks += [attack() for _ in range(n)]
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), self.until - time.monotonic() + 30)
 
 
@@ -276,6 +299,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--only", help=f"comma-separated attacks to run (default all: {','.join(Attacks.PLAN)})")
     ap.add_argument("--probe", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.probe:
@@ -296,7 +320,7 @@ def main() -> int:
                                           stdout=subprocess.PIPE, cwd=ROOT)
             attacks = Attacks(host, http_port, grpc_port, time.monotonic() + args.seconds)
             with PeakSampler(proc.pid, interval=0.1) as sampler:
-                asyncio.run(attacks.run())
+                asyncio.run(attacks.run(set(args.only.split(",")) if args.only else None))
                 out, _ = probe_proc.communicate(timeout=args.seconds + 60)
             alive = proc.poll() is None
             after = tree_rss(proc.pid)

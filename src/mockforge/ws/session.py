@@ -26,6 +26,7 @@ Importing this module imports ``websockets``; the hub imports it on the first up
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -319,6 +320,11 @@ class Session:
                 )
                 hub.slow_readers_closed += 1
                 self.close(CloseCode.POLICY_VIOLATION, f"send queue full ({what}): client reads too slowly")
+                # a client that does not read will not read our close frame either: stop taking its
+                # bytes too, so a flooding slow reader costs no more parsing until the close timeout
+                # drops it
+                with contextlib.suppress(AttributeError, RuntimeError):
+                    transport.pause_reading()
                 return False
             backlog.append((is_text, payload))
             self._backlog_bytes += len(payload)
