@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make loadtest`: the HTTP, WebSocket and gRPC load tests, then a 60 s soak.
+# `make loadtest`: the HTTP, WebSocket and gRPC load tests, 30 s of hostile input, then a 60 s soak.
 #
 #   bash tests/load/run_all.sh
 #   SOAK_SECONDS=180 bash tests/load/run_all.sh
@@ -33,6 +33,7 @@ run_part() {  # run_part NAME CAP_SECONDS COMMAND...
 run_part http 180 bash "$HERE/run_http.sh"
 run_part websocket 240 bash "$HERE/run_ws.sh"
 run_part grpc 300 bash "$HERE/run_grpc.sh"
+run_part hostile 240 "$PY" "$REPO/benchmarks/hostile_load.py" --seconds 30
 run_part soak $((SOAK_SECONDS + 240)) "$PY" "$REPO/benchmarks/soak.py" --seconds "$SOAK_SECONDS"
 
 echo

@@ -283,3 +283,46 @@ async def test_bad_messages_get_the_status_that_names_the_problem(
             assert (await raw.outcome(ok))["grpc-status"] == "0"
         finally:
             raw.close()
+
+
+NESTED_PROTO = """syntax = "proto3";
+package deep;
+message Node { Node child = 1; string name = 2; }
+service Deep { rpc Echo(Node) returns (Node); }
+"""
+
+
+def nested(depth: int) -> bytes:
+    """A ``deep.Node`` nested ``depth`` levels, encoded by hand (field 1, length-delimited)."""
+    body = b"\x12\x01x"  # name: "x"
+    for _ in range(depth - 1):
+        size = len(body)
+        varint = bytearray()
+        while True:
+            byte, size = size & 0x7F, size >> 7
+            varint.append(byte | (0x80 if size else 0))
+            if not size:
+                break
+        body = b"\x0a" + bytes(varint) + body
+    return body
+
+
+async def test_a_message_nested_past_the_json_depth_is_invalid_argument_not_internal(tmp_path: Path) -> None:
+    protos = tmp_path / "protos"
+    protos.mkdir()
+    (protos / "deep.proto").write_text(NESTED_PROTO)
+    async with serving(tmp_path, proto_dir=str(protos)) as (_svc, port):
+        raw = await RawH2.open(port)
+        try:
+            sid = raw.call("/deep.Deep/Echo")
+            msg = nested(90)  # protobuf decodes it (its own limit is 100); its JSON is past http.max_json_depth
+            raw.send(sid, prefix(len(msg)) + msg, end=True)
+            answer = await raw.outcome(sid)
+            assert answer["grpc-status"] == "3", answer
+            assert "nested deeper than 64 levels" in answer["grpc-message"].replace("%20", " "), answer
+            ok = raw.call("/deep.Deep/Echo")
+            small = nested(3)
+            raw.send(ok, prefix(len(small)) + small, end=True)
+            assert (await raw.outcome(ok))["grpc-status"] == "0"
+        finally:
+            raw.close()

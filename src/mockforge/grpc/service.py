@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from mockforge.core.limits import LimitError
 from mockforge.core.model import Headers, Request, Response
 from mockforge.core.responses import detail, error_response, json_response
 from mockforge.core.templating import TemplateContext
@@ -424,6 +425,10 @@ class _Call:
         except (asyncio.CancelledError, StreamTerminatedError):
             self.code = 1
             raise
+        except LimitError as exc:  # a message nested past http.max_json_depth: the client's input
+            self.code = 3
+            self.message = exc.message
+            raise GRPCError(_status(3), f"invalid message: {exc.message}"[:500]) from None
         except Exception as exc:
             self.code = 13
             self.message = str(exc)
