@@ -10,9 +10,12 @@ its parameters plus one ``is_valid`` call per value (the error walk only runs fo
     problems = validator.for_operation(op).validate(request, {"petId": "7"})
     # [Problem(location="query.limit", reason="expected integer, got 'abc'")]
 
-Parameter strings are deserialised by ``style``/``explode`` (OpenAPI 3 "Style Values"), then
-coerced to the schema's types, then validated, so ``?limit=5`` is the integer 5 for the schema.
-Path parameter values are taken as given by the router (already percent-decoded).
+Parameter strings are deserialised by ``style``/``explode`` (OpenAPI 3 "Style Values",
+``openapi/styles.py``), then coerced to the schema's types (``schema/coerce.py``), then validated
+(``schema/validate.py``), so ``?limit=5`` is the integer 5 for the schema. Path parameter values
+are taken as given by the router (already percent-decoded). This module keeps what is specific to
+a request: the per-operation tables, headers and cookies, and body decoding (JSON, urlencoded
+forms, multipart).
 
 Locations are ``<in>.<name>`` plus the JSON pointer of the failing part in dots
 (``query.ids.1``, ``header.x-rate``, ``body.items.0.name``); ``header.content-type`` reports an
