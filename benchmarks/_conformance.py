@@ -37,9 +37,9 @@ import httpx
 import jsonschema_rs
 import orjson
 
-from mockforge.core.datagen import DataGenerator
 from mockforge.openapi.loader import load_specs
 from mockforge.openapi.model import ApiModel, MediaType, Operation, Parameter, ResponseSpec
+from mockforge.schema.generate import DataGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "openapi"

@@ -11,7 +11,9 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
-from mockforge.core.datagen import FORMATS, DataGenerator, pattern_generator
+from mockforge.schema.formats import FORMATS
+from mockforge.schema.generate import DataGenerator
+from mockforge.schema.patterns import pattern_generator
 
 SEEDS = range(6)
 

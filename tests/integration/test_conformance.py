@@ -96,7 +96,7 @@ def test_request_generator_serialises_by_style_and_the_server_accepts_it(tmp_pat
 def test_generator_finds_a_value_matching_exactly_one_of_overlapping_alternatives() -> None:
     # Two object alternatives that accept each other's values: JSON Schema's oneOf (which ignores
     # the discriminator) needs a property that the other alternative rejects.
-    from mockforge.core.datagen import DataGenerator
+    from mockforge.schema.generate import DataGenerator
 
     defs = {
         "One": {"type": "object", "required": ["kind"],

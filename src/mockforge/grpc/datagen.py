@@ -1,7 +1,7 @@
 """Default answers: a protobuf message filled from its descriptor, repeatable with a seed.
 
 Why hand-written: no library fills a runtime descriptor with plausible values (the JSON Schema
-walker in ``core/`` works on schemas, not descriptors), and walking the descriptor directly
+walker in ``schema/generate.py`` works on schemas, not descriptors), and walking the descriptor directly
 avoids a JSON round trip per message.
 
     msg = MessageGenerator(random.Random(7), max_depth=4).fill(Book())

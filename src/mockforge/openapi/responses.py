@@ -36,9 +36,10 @@ from xml.sax.saxutils import escape, quoteattr
 
 import orjson
 
-from mockforge.core.datagen import DataGenerator, ref_name
 from mockforge.core.model import Headers
 from mockforge.openapi.model import MISSING, ApiModel, MediaType, Operation, ResponseSpec
+from mockforge.schema.defs import ref_name
+from mockforge.schema.generate import DataGenerator
 
 log = logging.getLogger("mockforge.openapi")
 
