@@ -189,6 +189,18 @@ class JsonPathCheck:
             parts.append((1.0, matcher.match_any(values)))
         return combine(parts)
 
+    def ok(self, subject: MatchSubject) -> bool:
+        """``self(subject).matched`` without distances or diffs (the match path)."""
+        doc = subject.json()
+        for path, matcher in self.pairs:
+            if self.first_only:
+                found = [m.value for m in path.find(doc)]
+                if not matcher.ok(_first_value_text(found[0]) if found else None):
+                    return False
+            elif not matcher.ok_any([as_text(m.value) for m in path.find(doc)] if doc is not None else []):
+                return False
+        return True
+
 
 def _json_path(spec: Any, where: str) -> BodyCheck:
     if not isinstance(spec, Mapping) or not spec:
@@ -268,7 +280,7 @@ class BodyMatcher:
         if subject.body_truncated:
             return False
         for check in self.checks:
-            if not (check.ok(subject) if isinstance(check, _TextBody) else check(subject).matched):
+            if not (check.ok(subject) if isinstance(check, _TextBody | JsonPathCheck) else check(subject).matched):
                 return False
         return True
 

@@ -99,18 +99,18 @@ class _TextMatcher(ValueMatcher):
     def _norm(self, value: str) -> str:
         return value.casefold() if self.case_insensitive else value
 
+    def match(self, value: str | None) -> MatchResult:
+        """Exact when ``ok``; otherwise the distance of the (normalised) texts."""
+        if value is None:
+            return self._miss(value)
+        if self.ok(value):
+            return EXACT
+        return self._miss(value, similarity_distance(self._cmp, self._norm(value)))
+
 
 class EqualsMatcher(_TextMatcher):
     __slots__ = ()
     op = "equals"
-
-    def match(self, value: str | None) -> MatchResult:
-        if value is None:
-            return self._miss(value)
-        got = self._norm(value)
-        if got == self._cmp:
-            return EXACT
-        return self._miss(value, similarity_distance(self._cmp, got))
 
     def ok(self, value: str | None) -> bool:
         return value is not None and self._norm(value) == self._cmp
@@ -119,14 +119,6 @@ class EqualsMatcher(_TextMatcher):
 class ContainsMatcher(_TextMatcher):
     __slots__ = ()
     op = "contains"
-
-    def match(self, value: str | None) -> MatchResult:
-        if value is None:
-            return self._miss(value)
-        got = self._norm(value)
-        if self._cmp in got:
-            return EXACT
-        return self._miss(value, similarity_distance(self._cmp, got))
 
     def ok(self, value: str | None) -> bool:
         return value is not None and self._cmp in self._norm(value)
