@@ -153,6 +153,15 @@ def parse_json_path(expr: str) -> Any:
         raise ValueError(str(exc)) from None
 
 
+def find_values(path: Any, doc: Any) -> list[Any]:
+    """The values ``path`` finds in ``doc``; none when jsonpath-ng fails on an odd document (a
+    filter comparing text with a number raises), so a request can never crash the match."""
+    try:
+        return [m.value for m in path.find(doc)]
+    except Exception:  # jsonpath-ng raises assorted errors on odd documents
+        return []
+
+
 def _first_value_text(value: Any) -> str:
     """gRPC's reading of a field: proto-JSON scalars as text, ``null`` as empty."""
     if isinstance(value, bool):
@@ -182,10 +191,10 @@ class JsonPathCheck:
         parts: list[tuple[float, MatchResult]] = []
         for path, matcher in self.pairs:
             if self.first_only:
-                found = [m.value for m in path.find(doc)]
+                found = find_values(path, doc)
                 parts.append((1.0, matcher.match(_first_value_text(found[0]) if found else None)))
                 continue
-            values = [as_text(m.value) for m in path.find(doc)] if doc is not None else []
+            values = [as_text(v) for v in find_values(path, doc)] if doc is not None else []
             parts.append((1.0, matcher.match_any(values)))
         return combine(parts)
 
@@ -194,12 +203,46 @@ class JsonPathCheck:
         doc = subject.json()
         for path, matcher in self.pairs:
             if self.first_only:
-                found = [m.value for m in path.find(doc)]
+                found = find_values(path, doc)
                 if not matcher.ok(_first_value_text(found[0]) if found else None):
                     return False
-            elif not matcher.ok_any([as_text(m.value) for m in path.find(doc)] if doc is not None else []):
+            elif not matcher.ok_any([as_text(v) for v in find_values(path, doc)] if doc is not None else []):
                 return False
         return True
+
+
+class JsonValueCheck:
+    """The values a JSONPath finds, compared as JSON with a literal (WebSocket ``match.json_path``:
+    ``$.type == 'join'``): ``==`` when one equals it, ``!=`` when the body is JSON and none
+    does, and with no ``op`` when the path finds any value."""
+
+    __slots__ = ("expected", "op", "path", "text")
+
+    def __init__(self, path: Any, text: str, op: str | None = None, expected: Any = None) -> None:
+        self.path = path
+        self.text = text
+        self.op = op
+        self.expected = expected
+
+    def _found(self, subject: MatchSubject) -> list[Any] | None:
+        doc = subject.json()
+        if doc is None and subject.text != "null":
+            return None  # not JSON
+        return find_values(self.path, doc)
+
+    def ok(self, subject: MatchSubject) -> bool:
+        values = self._found(subject)
+        if self.op is None:
+            return bool(values)
+        if self.op == "==":
+            return bool(values) and any(v == self.expected for v in values or ())
+        return values is not None and all(v != self.expected for v in values)
+
+    def __call__(self, subject: MatchSubject) -> MatchResult:
+        if self.ok(subject):
+            return EXACT
+        want = self.text if self.op is None else f"{self.text} {self.op} {quote(self.expected)}"
+        return miss(f"body: expected {want}")
 
 
 def _json_path(spec: Any, where: str) -> BodyCheck:
@@ -229,6 +272,10 @@ def _form(spec: Any, where: str) -> BodyCheck:
         return combine((1.0, m.match_any(form.get(name, []))) for name, m in fields)
 
     return check
+
+
+#: Checks with a yes/no cheaper than their distance.
+_YES_NO = (_TextBody, JsonPathCheck, JsonValueCheck)
 
 
 class BodyMatcher:
@@ -279,8 +326,8 @@ class BodyMatcher:
         otherwise pay for a similarity score on every mismatch)."""
         if subject.body_truncated:
             return False
-        for check in self.checks:
-            if not (check.ok(subject) if isinstance(check, _TextBody | JsonPathCheck) else check(subject).matched):
+        for check in self.checks:  # noqa: SIM110 (a loop: all() over a generator costs more here)
+            if not (check.ok(subject) if isinstance(check, _YES_NO) else check(subject).matched):
                 return False
         return True
 

@@ -24,7 +24,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from mockforge.core.body_matching import BodyCheck, BodyMatcher, JsonPathCheck, parse_json_path
+from mockforge.core.body_matching import (
+    BodyCheck,
+    BodyMatcher,
+    JsonPathCheck,
+    JsonValueCheck,
+    find_values,
+    parse_json_path,
+)
 from mockforge.core.distance import (
     EXACT,
     MIN_MISS,
@@ -66,6 +73,7 @@ __all__ = [
     "ContainsMatcher",
     "EqualsMatcher",
     "JsonPathCheck",
+    "JsonValueCheck",
     "MatchResult",
     "MatchSubject",
     "PathMatcher",
@@ -76,6 +84,7 @@ __all__ = [
     "combine",
     "compile_regex",
     "compile_value_matcher",
+    "find_values",
     "max_distance_input",
     "miss",
     "parse_json_path",
