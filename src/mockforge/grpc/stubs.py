@@ -99,12 +99,6 @@ class GrpcResponse:
 GrpcStub = Stub[GrpcResponse]
 
 
-def compile_matcher(spec: Any, where: str) -> ValueMatcher:
-    """The value matchers shared with HTTP stubs (``"text"``, ``{equals|contains|matches|absent,
-    case_insensitive}``, ``and``/``or``); errors are ``StubError`` naming ``where``."""
-    return compile_value_matcher(spec, where)
-
-
 # --------------------------------------------------------------------------- parsing
 
 
@@ -154,8 +148,10 @@ def _request_pattern(req: Any, info: MethodInfo, where: str) -> RequestPattern:
             expr = parse_json_path(text if text.startswith("$") else f"$.{text}")
         except ValueError as exc:
             raise StubError(f"bad JSONPath: {exc}", where=at) from None
-        pairs.append((expr, compile_matcher(spec, at)))
-    headers = [(str(key).lower(), compile_matcher(spec, f"{where}.metadata.{key}")) for key, spec in metadata.items()]
+        pairs.append((expr, compile_value_matcher(spec, at)))
+    headers = [
+        (str(key).lower(), compile_value_matcher(spec, f"{where}.metadata.{key}")) for key, spec in metadata.items()
+    ]
     body = BodyMatcher([JsonPathCheck(pairs, first_only=True)]) if pairs else None
     return RequestPattern(req, None, PathMatcher.compile(info.path, where), [], headers, body)
 
