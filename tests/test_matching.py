@@ -327,3 +327,26 @@ def test_subject_built_directly_for_other_protocols() -> None:
         {"method": "pkg.Pets/Get", "body": {"json_path": {"$.id": "7"}}, "headers": {"X-A": "1"}}, "r"
     )
     assert p.matches(subject)
+
+
+# ---- the operator table and the yes/no path --------------------------------------------------
+
+
+def test_operator_table_lists_every_matcher_key_in_check_order() -> None:
+    from mockforge.core.matchers import OPERATORS
+
+    assert list(OPERATORS) == ["equals", "contains", "matches", "absent", "and", "or"]
+    m = compile_value_matcher({"contains": "o", "equals": "dog", "matches": "^d"}, "q")
+    assert m.describe() == 'equals "dog" and contains "o" and matches "^d"'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"tags": ["a", "b"]}', b'{"tags": ["c"]}', b'{"tags": []}', b"not json", b"", b'{"tags": [1, true]}'],
+)
+def test_json_path_yes_no_agrees_with_the_distance(body: bytes) -> None:
+    specs: list[dict[str, Any]] = [{"$.tags[*]": "b"}, {"$.tags[*]": {"absent": True}}, {"$.tags[*]": "1"}]
+    for spec in specs:
+        matcher = BodyMatcher.compile({"json_path": spec}, "body")
+        subject = MatchSubject("POST", "/", body=body)
+        assert matcher.ok(subject) == matcher.match(subject).matched, (spec, body)

@@ -31,7 +31,7 @@ import yaml
 from websockets.sync.client import connect
 
 from mockforge.config import build_config
-from mockforge.core import matching
+from mockforge.core import distance
 from mockforge.errors import ConfigError, StubError
 from mockforge.testing.server import MockServer
 
@@ -412,7 +412,7 @@ class _CountingMatcher(difflib.SequenceMatcher):  # type: ignore[type-arg]
 def counting_difflib(monkeypatch: pytest.MonkeyPatch) -> type[_CountingMatcher]:
     _CountingMatcher.calls = 0
     _CountingMatcher.largest = 0
-    monkeypatch.setattr(matching.difflib, "SequenceMatcher", _CountingMatcher)
+    monkeypatch.setattr(distance.difflib, "SequenceMatcher", _CountingMatcher)
     return _CountingMatcher
 
 
@@ -445,17 +445,17 @@ def test_body_equals_on_60kb_never_scores_on_the_match_path(counting_difflib: ty
         reasons = [d["reason"] for d in miss.json()["error"]["details"] if d["location"] == "stub:only"]
         assert reasons[0].startswith('body: expected equals "line 0 of the expected document')
         assert f"(first 4096 of {len(other)} characters)" in reasons[0]
-    assert counting_difflib.largest <= matching._DIFFLIB_CELLS
+    assert counting_difflib.largest <= distance._DIFFLIB_CELLS
 
 
 def test_similarity_distance_is_bounded_and_small_inputs_keep_difflib() -> None:
-    assert matching.similarity_distance("/pets/7", "/pets/7") == 0.0
-    small = matching.similarity_distance("/pets/{id}", "/pet/7")
+    assert distance.similarity_distance("/pets/7", "/pets/7") == 0.0
+    small = distance.similarity_distance("/pets/{id}", "/pet/7")
     assert small == pytest.approx(1.0 - difflib.SequenceMatcher(None, "/pets/{id}", "/pet/7", autojunk=False).ratio())
     big_a = "x" * 5_000_000
     big_b = "x" * 4_999_999 + "y"
-    assert 0.0 < matching.similarity_distance(big_a, big_b) < 0.01
-    assert matching.similarity_distance("a" * 10_000, "b" * 10_000) == 1.0
+    assert 0.0 < distance.similarity_distance(big_a, big_b) < 0.01
+    assert distance.similarity_distance("a" * 10_000, "b" * 10_000) == 1.0
 
 
 def test_near_miss_pool_scores_the_requests_method_first_up_to_the_cap() -> None:

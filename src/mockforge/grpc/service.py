@@ -321,7 +321,7 @@ class GrpcService:
         from google.protobuf import json_format
 
         cv = stub.response.messages[index]
-        key = (stub.id, stub.order, index)
+        key = (stub.id, stub.index, index)
         if cv.is_static and key in self._built:
             return self._built[key]
         value = cv.render(ctx)
@@ -344,13 +344,13 @@ class GrpcService:
             if stub is None:
                 return error_response(404, "not_found", f"no gRPC stub with id {parts[2]}")
             if method == "GET":
-                return json_response(stub.definition)
+                return json_response(stub.spec)
             if method == "DELETE":
                 self.stubs.remove(stub.id)
                 return json_response({"deleted": stub.id})
             return error_response(405, "method_not_allowed", "use GET or DELETE")
         if method == "GET":
-            return json_response({"stubs": [s.definition for s in self.stubs.all()]})
+            return json_response({"stubs": [s.spec for s in self.stubs.all()]})
         if method == "DELETE":
             count = len(self.stubs.all())
             self.stubs.clear()
@@ -367,7 +367,7 @@ class GrpcService:
         except StubError as exc:
             return error_response(400, "invalid_stub", exc.message, [detail(exc.where or "", exc.message)])
         self.stubs.add_all(parsed)
-        return json_response({"stubs": [s.definition for s in parsed]}, status=201)
+        return json_response({"stubs": [s.spec for s in parsed]}, status=201)
 
 
 def _metadata(stream: Any) -> list[tuple[str, str]]:
@@ -526,23 +526,23 @@ class _Call:
         await self._send(reply)
 
     async def _send_headers(self, stub: GrpcStub | None) -> None:
-        if stub is not None and stub.headers:
+        if stub is not None and stub.response.headers:
             ctx = self._ctx(0, 0)
             await self.stream.send_initial_metadata(
-                metadata={k: str(v.render(ctx)) for k, v in stub.headers.items()}
+                metadata={k: str(v.render(ctx)) for k, v in stub.response.headers.items()}
             )
         else:
             await self.stream.send_initial_metadata()
 
     async def _delay(self, stub: GrpcStub) -> None:
-        if stub.delay_ms:
-            await asyncio.sleep(stub.delay_ms / 1000)
+        if stub.response.delay_ms:
+            await asyncio.sleep(stub.response.delay_ms / 1000)
 
     async def _finish(self, stub: GrpcStub | None, code: int = 0, message: str = "") -> None:
         trailers: dict[str, str] = {}
-        if stub is not None and stub.trailers:
+        if stub is not None and stub.response.trailers:
             ctx = self._ctx(0, 0)
-            trailers = {k: str(v.render(ctx)) for k, v in stub.trailers.items()}
+            trailers = {k: str(v.render(ctx)) for k, v in stub.response.trailers.items()}
         if stub is not None and stub.response.error_details is not None:
             trailers["mockforge-error-details"] = orjson.dumps(stub.response.error_details).decode()
         self.code, self.message = code, message
@@ -568,7 +568,7 @@ class _Call:
         resp = stub.response
         ctx = self._ctx(0, received)
         if resp.error_code:
-            if not headers_sent and stub.headers:
+            if not headers_sent and stub.response.headers:
                 await self._send_headers(stub)
             text = str(resp.error_message.render(ctx)) if resp.error_message else ""
             await self._finish(stub, resp.error_code, text)

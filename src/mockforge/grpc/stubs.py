@@ -1,7 +1,11 @@
-"""gRPC stubs: parse, check against the method's descriptors, store, and pick one per call.
+"""gRPC stubs: the gRPC stub format, translated into the core stub model, and a store per method.
 
-Why hand-written: a stub here is a mockforge concept (the same matcher vocabulary as HTTP stubs,
-a response checked against a protobuf descriptor when it is added), nothing a library provides.
+A gRPC stub is a core ``Stub`` (``core/stub_model.py``) whose request is a core
+``RequestPattern``: the path is ``/pkg.Service/Method``, ``request.metadata`` are header matchers
+and ``request.fields`` a JSONPath body check, all from the one operator table
+(``core/matchers.py``). Only the response is gRPC's own (``GrpcResponse``), checked against the
+method's protobuf descriptor when the stub is added. The file and admin format stay as
+docs/GRPC.md describes them; this module only translates it.
 
     stub = parse_stub({"service": "pkg.Books", "method": "GetBook",
                        "request": {"fields": {"$.name": {"contains": "shelves/1"}}},
@@ -14,23 +18,31 @@ Response kinds: ``message`` (one reply; on a server stream ``repeat`` times, def
 index), ``stream.number`` (1-based) and ``stream.received`` (request messages read so far).
 Lower ``priority`` wins (default 5), then the earlier stub. Unary and server-stream calls match
 their one request; client streams match the last message read; bidi streams match (and answer)
-each message as it arrives. Field paths are JSONPath over the
-request as JSON with proto field names (``$.shelf.name`` or ``shelf.name``).
+each message as it arrives. Field paths are JSONPath over the request as JSON with proto field
+names (``$.shelf.name`` or ``shelf.name``); a field matcher sees the first value found.
 """
 
 from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mockforge.core.matching import ValueMatcher, compile_value_matcher
+from mockforge.core.matching import (
+    BodyMatcher,
+    JsonPathCheck,
+    MatchSubject,
+    PathMatcher,
+    RequestPattern,
+    ValueMatcher,
+    compile_value_matcher,
+    parse_json_path,
+)
+from mockforge.core.stub_model import DEFAULT_PRIORITY, Stub
 from mockforge.core.templating import CompiledValue, compile_value, has_tokens
 from mockforge.errors import StubError
-
-DEFAULT_PRIORITY = 5
 
 #: gRPC status names -> numbers (the wire values, fixed by the gRPC spec).
 STATUS_CODES: dict[str, int] = {
@@ -62,76 +74,32 @@ class MethodInfo:
         return f"{self.service}/{self.name}"
 
 
-# --------------------------------------------------------------------------- matchers
+@dataclass(frozen=True, slots=True)
+class GrpcResponse:
+    """What a gRPC stub says to answer (declared); the call renders it per reply.
 
+    ``messages`` are proto-JSON templates; ``single`` is True for ``message`` (repeatable on a
+    server stream), False for ``messages``. ``error_code`` non-zero answers that status instead.
+    ``headers`` and ``trailers`` are the stub's response metadata (its ``metadata`` and
+    ``trailers`` keys)."""
 
-def compile_matcher(spec: Any, where: str) -> ValueMatcher:
-    """The value matchers shared with HTTP stubs (``"text"``, ``{equals|contains|matches|absent,
-    case_insensitive}``, ``and``/``or``); errors are ``StubError`` naming ``where``."""
-    return compile_value_matcher(spec, where)
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float):
-        return str(value)
-    import orjson
-
-    return orjson.dumps(value).decode()
-
-
-# --------------------------------------------------------------------------- stub model
-
-
-@dataclass(slots=True)
-class StubResponse:
-    messages: list[CompiledValue] = field(default_factory=list)
-    #: True for ``message`` (repeatable on server streams), False for ``messages``.
+    messages: tuple[CompiledValue, ...] = ()
     single: bool = True
     repeat: CompiledValue | None = None
     interval_ms: CompiledValue | None = None
     error_code: int = 0
     error_message: CompiledValue | None = None
     error_details: Any = None
+    headers: Mapping[str, CompiledValue] = field(default_factory=dict)
+    trailers: Mapping[str, CompiledValue] = field(default_factory=dict)
+    delay_ms: int = 0
 
 
-@dataclass(slots=True)
-class GrpcStub:
-    id: str
-    service: str
-    method: str
-    priority: int
-    response: StubResponse
-    fields: list[tuple[str, Any, ValueMatcher]]
-    metadata: list[tuple[str, ValueMatcher]]
-    headers: dict[str, CompiledValue]
-    trailers: dict[str, CompiledValue]
-    delay_ms: int
-    definition: dict[str, Any]
-    order: int = 0
+#: A gRPC stub: the core stub model with a gRPC response definition.
+GrpcStub = Stub[GrpcResponse]
 
-    @property
-    def path(self) -> str:
-        return f"/{self.service}/{self.method}"
 
-    def distance(self, body: Any, metadata: dict[str, str]) -> float:
-        """0.0 when every field and metadata matcher matches, else the mean distance."""
-        total = 0.0
-        count = 0
-        for _, expr, matcher in self.fields:
-            found = [m.value for m in expr.find(body)]
-            value = None if not found else _as_text(found[0])
-            total += matcher.match(value).distance
-            count += 1
-        for key, matcher in self.metadata:
-            total += matcher.match(metadata.get(key)).distance
-            count += 1
-        return total / count if count else 0.0
+# --------------------------------------------------------------------------- parsing
 
 
 def _need(cond: bool, msg: str, where: str) -> None:
@@ -141,11 +109,6 @@ def _need(cond: bool, msg: str, where: str) -> None:
 
 def parse_stub(data: Any, methods: dict[str, MethodInfo], *, where: str = "stub") -> GrpcStub:
     """Validate a stub definition against the served methods; raises ``StubError`` naming the key."""
-    import jsonpath_ng.ext
-    from jsonpath_ng.exceptions import JsonPathParserError
-
-    jsonpath_parse: Any = getattr(jsonpath_ng.ext, "parse")  # noqa: B009 (not re-exported for mypy)
-
     _need(isinstance(data, dict), "a stub must be a mapping", where)
     service, method = data.get("service"), data.get("method")
     _need(isinstance(service, str) and bool(service), "'service' (pkg.Service) is required", where)
@@ -160,36 +123,37 @@ def parse_stub(data: Any, methods: dict[str, MethodInfo], *, where: str = "stub"
     _need(ok, "expected an integer", f"{where}.priority")
     delay = data.get("delay_ms", 0)
     _need(isinstance(delay, int) and delay >= 0, "expected an integer >= 0", f"{where}.delay_ms")
-
-    req = data.get("request") or {}
-    _need(isinstance(req, dict), "expected a mapping", f"{where}.request")
-    fields: list[tuple[str, Any, ValueMatcher]] = []
-    for path, spec in (req.get("fields") or {}).items():
-        at = f"{where}.request.fields.{path}"
-        text = path if path.startswith("$") else f"$.{path}"
-        try:
-            expr = jsonpath_parse(text)
-        except (JsonPathParserError, Exception) as exc:
-            raise StubError(f"bad JSONPath: {exc}", where=at) from None
-        fields.append((path, expr, compile_matcher(spec, at)))
-    metadata = [
-        (key.lower(), compile_matcher(spec, f"{where}.request.metadata.{key}"))
-        for key, spec in (req.get("metadata") or {}).items()
-    ]
+    pattern = _request_pattern(data.get("request") or {}, info, f"{where}.request")
     response = _parse_response(data.get("response"), info, f"{where}.response")
-    return GrpcStub(
-        id=stub_id,
-        service=service,
-        method=method,
-        priority=priority,
-        response=response,
-        fields=fields,
-        metadata=metadata,
+    response = replace(
+        response,
         headers=_text_map(data.get("metadata"), f"{where}.metadata"),
         trailers=_text_map(data.get("trailers"), f"{where}.trailers"),
         delay_ms=delay,
-        definition={**data, "id": stub_id},
     )
+    return Stub(id=stub_id, request=pattern, response=response, priority=priority, spec={**data, "id": stub_id})
+
+
+def _request_pattern(req: Any, info: MethodInfo, where: str) -> RequestPattern:
+    """``{fields: {JSONPath: MATCHER}, metadata: {name: MATCHER}}`` as a core request pattern."""
+    _need(isinstance(req, dict), "expected a mapping", where)
+    fields, metadata = req.get("fields") or {}, req.get("metadata") or {}
+    _need(isinstance(fields, dict), "expected a mapping of JSONPath -> MATCHER", f"{where}.fields")
+    _need(isinstance(metadata, dict), "expected a mapping of name -> MATCHER", f"{where}.metadata")
+    pairs: list[tuple[Any, ValueMatcher]] = []
+    for path, spec in fields.items():
+        at = f"{where}.fields.{path}"
+        text = str(path)
+        try:
+            expr = parse_json_path(text if text.startswith("$") else f"$.{text}")
+        except ValueError as exc:
+            raise StubError(f"bad JSONPath: {exc}", where=at) from None
+        pairs.append((expr, compile_value_matcher(spec, at)))
+    headers = [
+        (str(key).lower(), compile_value_matcher(spec, f"{where}.metadata.{key}")) for key, spec in metadata.items()
+    ]
+    body = BodyMatcher([JsonPathCheck(pairs, first_only=True)]) if pairs else None
+    return RequestPattern(req, None, PathMatcher.compile(info.path, where), [], headers, body)
 
 
 def _text_map(value: Any, where: str) -> dict[str, CompiledValue]:
@@ -199,13 +163,12 @@ def _text_map(value: Any, where: str) -> dict[str, CompiledValue]:
     return {str(k).lower(): compile_value(str(v)) for k, v in value.items()}
 
 
-def _parse_response(resp: Any, info: MethodInfo, where: str) -> StubResponse:
+def _parse_response(resp: Any, info: MethodInfo, where: str) -> GrpcResponse:
     if resp is None:
         resp = {"message": {}}
     _need(isinstance(resp, dict), "expected a mapping", where)
     kinds = [k for k in ("message", "messages", "error") if k in resp]
     _need(len(kinds) == 1, "give exactly one of message, messages, error", where)
-    out = StubResponse()
     if "error" in resp:
         err = resp["error"]
         _need(isinstance(err, dict), "expected {code, message}", f"{where}.error")
@@ -213,29 +176,36 @@ def _parse_response(resp: Any, info: MethodInfo, where: str) -> StubResponse:
         if isinstance(code, str):
             code = STATUS_CODES.get(code.upper())
         _need(code in STATUS_NAMES and code != 0, "unknown or OK status code", f"{where}.error.code")
-        out.error_code = code
-        out.error_message = compile_value(str(err.get("message", "")))
-        out.error_details = err.get("details")
-        return out
+        return GrpcResponse(
+            error_code=code,
+            error_message=compile_value(str(err.get("message", ""))),
+            error_details=err.get("details"),
+        )
+    messages: list[CompiledValue] = []
     if "messages" in resp:
         items = resp["messages"]
         _need(isinstance(items, list) and bool(items), "expected a non-empty list", f"{where}.messages")
         _need(info.server_streaming or len(items) == 1,
               f"{info.full_name} answers with one message; use 'message'", f"{where}.messages")
-        out.single = False
         for i, item in enumerate(items):
             check_message(item, info.output_type.DESCRIPTOR, f"{where}.messages[{i}]")
-            out.messages.append(compile_value(item))
+            messages.append(compile_value(item))
     else:
         check_message(resp["message"], info.output_type.DESCRIPTOR, f"{where}.message")
-        out.messages.append(compile_value(resp["message"]))
+        messages.append(compile_value(resp["message"]))
+    counts: dict[str, CompiledValue] = {}
     for key in ("repeat", "interval_ms"):
         if key in resp:
             value = resp[key]
             ok = (isinstance(value, int) and value >= 0) or (isinstance(value, str) and has_tokens(value))
             _need(ok, "expected an integer >= 0 or a template", f"{where}.{key}")
-            setattr(out, key, compile_value(value))
-    return out
+            counts[key] = compile_value(value)
+    return GrpcResponse(
+        messages=tuple(messages),
+        single="messages" not in resp,
+        repeat=counts.get("repeat"),
+        interval_ms=counts.get("interval_ms"),
+    )
 
 
 # --------------------------------------------------------------------------- descriptor checks
@@ -392,6 +362,10 @@ def _contains_tokens(value: Any) -> bool:
 # --------------------------------------------------------------------------- store
 
 
+def _order(stub: GrpcStub) -> tuple[int, int]:
+    return (stub.priority, stub.index)
+
+
 class StubStore:
     """Stubs by method path, kept sorted by (priority, insertion order). Not thread-safe: the
     gRPC server and the admin API run on the same event loop."""
@@ -401,27 +375,29 @@ class StubStore:
         self._by_path: dict[str, list[GrpcStub]] = {}
         self._order = 0
 
-    def add(self, stub: GrpcStub) -> None:
+    def add(self, stub: GrpcStub) -> GrpcStub:
+        """Store ``stub`` as the latest (a stub with the same id is replaced); returns it as stored."""
         self.remove(stub.id)
         self._order += 1
-        stub.order = self._order
+        stub = replace(stub, index=self._order)
         self._by_id[stub.id] = stub
-        bucket = self._by_path.setdefault(stub.path, [])
+        bucket = self._by_path.setdefault(_path(stub), [])
         bucket.append(stub)
-        bucket.sort(key=lambda s: (s.priority, s.order))
+        bucket.sort(key=_order)
+        return stub
 
-    def add_all(self, stubs: Iterable[GrpcStub]) -> None:
-        for stub in stubs:
-            self.add(stub)
+    def add_all(self, stubs: Iterable[GrpcStub]) -> list[GrpcStub]:
+        return [self.add(stub) for stub in stubs]
 
     def remove(self, stub_id: str) -> bool:
         stub = self._by_id.pop(stub_id, None)
         if stub is None:
             return False
-        bucket = self._by_path.get(stub.path, [])
+        path = _path(stub)
+        bucket = self._by_path.get(path, [])
         bucket.remove(stub)
         if not bucket:
-            self._by_path.pop(stub.path, None)
+            self._by_path.pop(path, None)
         return True
 
     def clear(self) -> None:
@@ -432,13 +408,24 @@ class StubStore:
         return self._by_id.get(stub_id)
 
     def all(self) -> list[GrpcStub]:
-        return sorted(self._by_id.values(), key=lambda s: (s.path, s.priority, s.order))
+        return sorted(self._by_id.values(), key=lambda s: (_path(s), s.priority, s.index))
 
     def has_stubs(self, path: str) -> bool:
         return path in self._by_path
 
-    def find(self, path: str, body: Any, metadata: dict[str, str]) -> GrpcStub | None:
-        for stub in self._by_path.get(path, ()):
-            if stub.distance(body, metadata) == 0.0:
+    def find(self, path: str, body: Any, metadata: Mapping[str, str]) -> GrpcStub | None:
+        """The first stub for ``path`` whose pattern matches the message ``body`` (proto-JSON) and
+        the call's ``metadata``, or None."""
+        bucket = self._by_path.get(path)
+        if not bucket:
+            return None
+        subject = MatchSubject("POST", path, headers=metadata, json_value=body, json_parsed=True)
+        for stub in bucket:
+            if stub.request.matches(subject):
                 return stub
         return None
+
+
+def _path(stub: GrpcStub) -> str:
+    assert stub.request.path is not None  # every gRPC pattern names its method
+    return stub.request.path.text

@@ -1,4 +1,4 @@
-"""Predicates on WebSocket messages: a regex, or a JSONPath with an optional comparison.
+"""WebSocket message predicates: the rule/script syntax, translated into core matchers.
 
 Scripts (``waitFor``) and rules (``match``) share one syntax, compiled once at start:
 
@@ -7,8 +7,11 @@ Scripts (``waitFor``) and rules (``match``) share one syntax, compiled once at s
     compile_matcher("$.type == 'ping'")             # JSONPath compared with a JSON literal
     compile_matcher("$.type != 'ping'")             # true when no found value equals it
 
-Hand-written glue only: the JSONPath itself is jsonpath-ng (its extended parser, so filters
-such as ``$.items[?(@.n > 2)]`` work), imported when the first JSONPath is compiled.
+Nothing here matches by itself: a frame is a core ``MatchSubject`` whose body is the frame
+(``frame_subject``), a regex is the core ``matches`` operator (RE2, ``core/matchers.py``) and a
+JSONPath is a core ``JsonValueCheck`` (jsonpath-ng, imported when the first one is compiled), so
+WebSocket rules, HTTP stubs and gRPC stubs share one matcher model (``core/matching.py``). This
+module only reads the WebSocket syntax (docs/WEBSOCKET.md), which stays as it was.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from typing import Any
 
 import msgspec
 
-from mockforge.core.regex import RegexError, compile_user_regex
+from mockforge.core.matching import BodyMatcher, JsonValueCheck, MatchSubject, parse_json_path
+from mockforge.errors import StubError
 from mockforge.ws.model import Message
 
 Matcher = Callable[[Message], bool]
@@ -32,6 +36,24 @@ class MatcherError(ValueError):
     """A pattern that does not compile; the message says why."""
 
 
+class FrameSubject(MatchSubject):
+    """A frame as the subject of core matchers: its data is the body, and its JSON is the frame's
+    own (parsed once, only when a JSONPath asks)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: Message) -> None:
+        super().__init__("WS", "", body=message.data)
+        self.message = message
+
+    def json(self) -> Any:
+        return self.message.json()
+
+
+def frame_subject(message: Message) -> MatchSubject:
+    return FrameSubject(message)
+
+
 def _literal(text: str) -> Any:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         return text[1:-1]
@@ -41,9 +63,8 @@ def _literal(text: str) -> Any:
         raise MatcherError(f"cannot read {text!r} as a value: quote text ('x') or write JSON") from None
 
 
-def _compile_jsonpath(text: str) -> Matcher:
-    from jsonpath_ng.ext.parser import parse
-
+def compile_json_check(text: str) -> BodyMatcher:
+    """``$.path``, ``$.path == literal`` or ``$.path != literal`` as a core body matcher."""
     op: str | None = None
     expected: Any = None
     path_text = text
@@ -52,50 +73,40 @@ def _compile_jsonpath(text: str) -> Matcher:
         path_text, op = m.group("path"), m.group("op")
         expected = _literal(m.group("value"))
     try:
-        path = parse(path_text)
-    except Exception as exc:  # jsonpath-ng raises lexer, parser and plain errors
+        path = parse_json_path(path_text)
+    except ValueError as exc:
         raise MatcherError(f"invalid JSONPath {path_text!r}: {exc}") from None
+    return BodyMatcher([JsonValueCheck(path, path_text, op, expected)])
 
-    def found(message: Message) -> list[Any] | None:
-        doc = message.json()
-        if doc is None and message.data not in ("null", b"null"):
-            return None
-        try:
-            return [match.value for match in path.find(doc)]
-        except Exception:  # jsonpath-ng raises assorted errors on odd documents
-            return []
 
-    if op is None:
-        return lambda message: bool(found(message))
-    if op == "==":
+def compile_regex_check(text: str) -> BodyMatcher:
+    """A regex searched in the frame text: the core ``matches`` operator, on RE2."""
+    try:
+        return BodyMatcher.compile({"matches": text}, "regex")
+    except StubError as exc:
+        raise MatcherError(exc.message) from None
 
-        def equal(message: Message) -> bool:
-            values = found(message)
-            return bool(values) and any(v == expected for v in values or ())
 
-        return equal
+def compile_check(text: str) -> BodyMatcher:
+    """A regex, or a JSONPath when ``text`` starts with ``$``, as a core body matcher; raises
+    ``MatcherError``."""
+    if not isinstance(text, str) or not text:
+        raise MatcherError("expected a non-empty string (a regex, or a JSONPath starting with $)")
+    if text.lstrip().startswith("$"):
+        return compile_json_check(text.strip())
+    return compile_regex_check(text)
 
-    def not_equal(message: Message) -> bool:
-        values = found(message)
-        return values is not None and all(v != expected for v in values)
 
-    return not_equal
+def _on_frames(check: BodyMatcher) -> Matcher:
+    ok = check.ok
+    return lambda message: ok(frame_subject(message))
 
 
 def compile_regex(text: str) -> Matcher:
     """A regex searched in the message text, on RE2 (linear time, ``core/regex.py``)."""
-    try:
-        rx = compile_user_regex(text, where="regex")
-    except RegexError as exc:
-        raise MatcherError(exc.reason) from None
-    test = rx.test
-    return lambda message: test(message.text)
+    return _on_frames(compile_regex_check(text))
 
 
 def compile_matcher(text: str) -> Matcher:
     """A regex, or a JSONPath when ``text`` starts with ``$``; raises ``MatcherError``."""
-    if not isinstance(text, str) or not text:
-        raise MatcherError("expected a non-empty string (a regex, or a JSONPath starting with $)")
-    if text.lstrip().startswith("$"):
-        return _compile_jsonpath(text.strip())
-    return compile_regex(text)
+    return _on_frames(compile_check(text))

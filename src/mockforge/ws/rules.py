@@ -10,7 +10,9 @@
       - reply: ["unknown: {{message}}"]   # no match: catches everything left
 
 Replies are templates (the core tokens plus ``{{message}}`` / ``{{message.a.b}}``), compiled once.
-A message no rule matches gets no answer. Hand-written: it is a few lines over ``matchers.py``.
+A message no rule matches gets no answer. A rule is a core ``Stub`` (``core/stub_model.py``):
+its ``match`` becomes the body check of a core ``RequestPattern`` (``matchers.py`` translates the
+syntax) and its replies a ``WsReply``, so rules use the same matcher model as HTTP and gRPC stubs.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mockforge.core.matching import BodyMatcher, RequestPattern
+from mockforge.core.stub_model import Stub
 from mockforge.core.templating import Template, TemplateContext, compile_template, has_tokens
-from mockforge.ws.matchers import Matcher, MatcherError, compile_matcher, compile_regex
+from mockforge.ws.matchers import MatcherError, compile_json_check, compile_regex_check, frame_subject
 from mockforge.ws.model import Message
 
 if TYPE_CHECKING:
@@ -29,21 +33,27 @@ _KEYS = frozenset({"match", "reply", "delay_ms", "broadcast"})
 
 
 @dataclass(slots=True, frozen=True)
-class Rule:
-    matcher: Matcher | None
+class WsReply:
+    """What a rule answers: texts or templates, after ``delay_ms``, to the sender or (``broadcast``)
+    every client on the path."""
+
     replies: tuple[str | Template, ...]
     delay_ms: int = 0
     broadcast: bool = False
 
 
-def compile_rule(raw: Any) -> Rule:
+#: A rule: a core stub whose response is a ``WsReply``.
+Rule = Stub[WsReply]
+
+
+def compile_rule(raw: Any, rule_id: str = "rule") -> Rule:
     """Check one rule from config; raises ``ValueError`` with the reason."""
     if not isinstance(raw, dict):
         raise ValueError("a rule must be a mapping {match, reply, delay_ms, broadcast}")
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
         raise ValueError(f"unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
-    matcher: Matcher | None = None
+    check: BodyMatcher | None = None
     match = raw.get("match")
     if match is not None:
         if not isinstance(match, dict) or len(match) != 1 or next(iter(match)) not in ("regex", "json_path"):
@@ -51,14 +61,14 @@ def compile_rule(raw: Any) -> Rule:
         kind, pattern = next(iter(match.items()))
         try:
             if kind == "regex":
-                matcher = compile_regex(pattern) if isinstance(pattern, str) else None
+                check = compile_regex_check(pattern) if isinstance(pattern, str) else None
             else:
                 if not isinstance(pattern, str) or not pattern.lstrip().startswith("$"):
                     raise ValueError("`match.json_path` must start with $")
-                matcher = compile_matcher(pattern)
+                check = compile_json_check(pattern.strip())
         except MatcherError as exc:
             raise ValueError(str(exc)) from None
-        if matcher is None:
+        if check is None:
             raise ValueError(f"`match.{kind}` must be a string")
     reply = raw.get("reply", [])
     if isinstance(reply, str):
@@ -72,34 +82,37 @@ def compile_rule(raw: Any) -> Rule:
     if not isinstance(broadcast, bool):
         raise ValueError("`broadcast` must be true or false")
     replies = tuple(compile_template(r) if has_tokens(r) else r for r in reply)
-    return Rule(matcher, replies, delay, broadcast)
+    request = RequestPattern(match or {}, None, None, [], [], check)
+    return Stub(id=rule_id, request=request, response=WsReply(replies, delay, broadcast), spec=raw)
 
 
 def apply_rules(rules: tuple[Rule, ...], session: Session, message: Message) -> None:
+    subject = frame_subject(message)
     for rule in rules:
-        if rule.matcher is None or rule.matcher(message):
+        if rule.request.matches(subject):
             break
     else:
         return
+    reply = rule.response
     ctx: TemplateContext | None = None
     texts: list[str] = []
-    for reply in rule.replies:
-        if isinstance(reply, str):
-            texts.append(reply)
+    for text in reply.replies:
+        if isinstance(text, str):
+            texts.append(text)
         else:
             if ctx is None:
                 ctx = TemplateContext(session.request, extra={"message": message.template_value()})
-            texts.append(reply.render(ctx))
+            texts.append(text.render(ctx))
     if not texts:
         return
 
     def deliver() -> None:
-        targets = session.hub.sessions_on(session.path) if rule.broadcast else [session]
+        targets = session.hub.sessions_on(session.path) if reply.broadcast else [session]
         for target in targets:
             for text in texts:
                 target.send(Message.text_message(text))
 
-    if rule.delay_ms:
-        session.call_later(rule.delay_ms / 1000, deliver)
+    if reply.delay_ms:
+        session.call_later(reply.delay_ms / 1000, deliver)
     else:
         deliver()
