@@ -24,6 +24,7 @@ from typing import Protocol
 
 import httptools
 
+from mockforge.core.connection import UpgradedConnection
 from mockforge.core.headers import clean_header
 from mockforge.core.model import Headers, Request, Response
 from mockforge.core.request_log import status_text
@@ -48,9 +49,10 @@ def _describe(req: object) -> str:
     return "a refused request"
 
 
-class UpgradedConnection:
-    """The raw connection after an ``Upgrade`` was accepted (WebSocket). The upgrade handler sets
-    ``on_data``/``on_close`` and writes with ``write``; ``drain`` waits for the socket buffer."""
+class UpgradedSocket:
+    """The raw connection after an ``Upgrade`` was accepted (WebSocket): this module's
+    ``core.connection.UpgradedConnection``. The upgrade handler sets ``on_data``/``on_close``
+    and writes with ``write``; ``drain`` waits for the socket buffer."""
 
     def __init__(self, proto: HttpProtocol, initial: bytes) -> None:
         self._proto = proto
@@ -59,6 +61,7 @@ class UpgradedConnection:
         self.on_data: Callable[[bytes], None] | None = None
         self.on_close: Callable[[], None] | None = None
         self.client = proto.client
+        self.write_high_water: int = self.transport.get_write_buffer_limits()[1]
 
     def write(self, data: bytes) -> None:
         if not self.transport.is_closing():
@@ -66,6 +69,12 @@ class UpgradedConnection:
 
     async def drain(self) -> None:
         await self._proto.drain()
+
+    def write_buffer_size(self) -> int:
+        return self.transport.get_write_buffer_size()
+
+    def pause_reading(self) -> None:
+        self.transport.pause_reading()
 
     def close(self) -> None:
         self.transport.close()
@@ -234,7 +243,7 @@ class HttpProtocol(asyncio.Protocol):
         self._paused_reading = False
         self._can_write = asyncio.Event()
         self._can_write.set()
-        self._upgraded: UpgradedConnection | None = None
+        self._upgraded: UpgradedSocket | None = None
         self._closed = False
         self._header_name = b""
         # limits: the timer, the head being counted, refusal state
@@ -727,7 +736,7 @@ class HttpProtocol(asyncio.Protocol):
             if self._worker is None or self._worker.done():
                 self._worker = self._loop.create_task(self._run())
             return
-        conn = UpgradedConnection(self, rest)
+        conn = UpgradedSocket(self, rest)
         self._upgraded = conn
         self._phase = _NONE
         self._loop.create_task(self._do_upgrade(req, conn))

@@ -36,9 +36,9 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+from mockforge.core.connection import UpgradedConnection
 from mockforge.core.model import Headers, Request, Response
 from mockforge.core.request_log import now_rfc3339
-from mockforge.http.protocol import UpgradedConnection
 from mockforge.ws.matchers import Matcher
 from mockforge.ws.model import CloseCode, Message
 
@@ -114,7 +114,7 @@ class Session:
         self._fragments: bytearray | None = None
         self._fragments_text = False
         self._gone = False
-        self._high_water = conn.transport.get_write_buffer_limits()[1]
+        self._high_water = conn.write_high_water
         self._idle_s = hub.idle_timeout_s
         self._idle_handle: asyncio.TimerHandle | None = None
         self._abort_handle: asyncio.TimerHandle | None = None
@@ -208,7 +208,7 @@ class Session:
         duration = (self._loop.time() - self.started) * 1000
         reason = frame.reason.encode() if frame is not None else b""
         self._log("CLOSE", reason, status=code, duration_ms=duration)
-        self.hub._forget(self)
+        self.hub.forget(self)
 
     # ---- receiving -------------------------------------------------------------------
     def _on_data(self, data: bytes) -> None:
@@ -307,12 +307,12 @@ class Session:
         is_text = isinstance(data, str)
         payload = data.encode() if isinstance(data, str) else data
         backlog = self._backlog
-        transport = self.conn.transport
-        if backlog or transport.get_write_buffer_size() > self._high_water:
+        conn = self.conn
+        if backlog or conn.write_buffer_size() > self._high_water:
             if backlog is None:
                 backlog = self._backlog = deque()
             hub = self.hub
-            pending = self._backlog_bytes + len(payload) + transport.get_write_buffer_size()
+            pending = self._backlog_bytes + len(payload) + conn.write_buffer_size()
             if len(backlog) >= hub.send_queue_limit or pending > hub.send_queue_bytes:
                 what = "messages" if len(backlog) >= hub.send_queue_limit else "bytes"
                 log.warning(
@@ -324,7 +324,7 @@ class Session:
                 # bytes too, so a flooding slow reader costs no more parsing until the close timeout
                 # drops it
                 with contextlib.suppress(AttributeError, RuntimeError):
-                    transport.pause_reading()
+                    conn.pause_reading()
                 return False
             backlog.append((is_text, payload))
             self._backlog_bytes += len(payload)
@@ -345,18 +345,18 @@ class Session:
         self._log("MESSAGE_OUT", payload)
 
     async def _flush_backlog(self) -> None:
-        transport = self.conn.transport
+        conn = self.conn
         try:
             while self._backlog and self.proto.state is State.OPEN:
                 before = len(self._backlog)
-                await self.conn.drain()
-                while self._backlog and transport.get_write_buffer_size() <= self._high_water:
+                await conn.drain()
+                while self._backlog and conn.write_buffer_size() <= self._high_water:
                     if self.proto.state is not State.OPEN:
                         return
                     is_text, payload = self._backlog.popleft()
                     self._backlog_bytes -= len(payload)
                     self._emit(is_text, payload)
-                if self._backlog is not None and len(self._backlog) == before and not transport.is_closing():
+                if self._backlog is not None and len(self._backlog) == before and not conn.closed:
                     # drain() returned but the buffer is still full: give the loop a turn
                     await asyncio.sleep(0.005)
         finally:
