@@ -90,14 +90,12 @@ class Watcher:
     def __init__(self, server: Server) -> None:
         self.server = server
         cfg = server.config
-        self.spec_paths = list(cfg.http.specs)
         self.config_file = _real(cfg.source) if cfg.source else None
         service: StubService | None = server.runtime.services.get("stubs")
         self.stubs = service
         stubs_dir = service.stubs_dir if service is not None else None
         self.stubs_dir = _real(stubs_dir) if stubs_dir and os.path.isdir(stubs_dir) else None
-        spec = server.app.spec if server.app is not None else None
-        self.spec_files: set[str] = self._files_of(spec)
+        self.spec_files: set[str] = self._files_of(server.spec)
         self.routes: list[dict[str, Any]] = list(cfg.http.routes)
         #: path -> digest of the content last acted on (spec files are filled on first change)
         self.digests: dict[str, bytes] = {p: _digest(p) for p in self._small_files()}
@@ -225,16 +223,10 @@ class Watcher:
 
     # ---- reloading -----------------------------------------------------------------------
     async def reload_spec(self) -> None:
-        from mockforge.http.mock import SpecAnswerer
-        from mockforge.openapi.loader import load_specs
-
         server = self.server
-        cfg = server.config
         try:
-            model = await asyncio.to_thread(
-                load_specs, self.spec_paths, cache_dir=cfg.core.cache_dir, limits=server.runtime.document_limits
-            )
-            answerer = SpecAnswerer(server.runtime, model)
+            model = await asyncio.to_thread(server.load_spec_model)
+            answerer = server.reload_spec(model)
         except MockforgeError as exc:
             log.warning("spec not reloaded, the last good version keeps serving: %s", exc)
             return
@@ -243,15 +235,6 @@ class Watcher:
             return
         for warning in model.warnings:
             log.warning("%s", warning)
-        app = server.app
-        old = app.spec if app is not None else None
-        answerer.app = app
-        if app is not None:
-            app.spec = answerer
-        for _, listener in server._listeners:
-            other: Any = listener.app
-            if other is not app and getattr(other, "spec", None) is old and old is not None:
-                other.spec = answerer
         files = self._files_of(answerer)
         if files != self.spec_files:
             self.regrow = True
