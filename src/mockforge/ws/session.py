@@ -30,7 +30,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
@@ -43,11 +43,39 @@ from mockforge.ws.matchers import Matcher
 from mockforge.ws.model import CloseCode, Message
 
 if TYPE_CHECKING:
-    from mockforge.ws.hub import WebSocketHub, WsRoute
+    from mockforge.runtime import Runtime
 
 log = logging.getLogger("mockforge.ws")
 
 _NO_HEADERS = Headers()
+
+
+class SessionHost(Protocol):
+    """What a session reads from and reports to the hub that owns it. Typed here, not as
+    ``WebSocketHub``, so that this module does not import the hub, which imports it (no import
+    cycle, not even under TYPE_CHECKING)."""
+
+    runtime: Runtime
+    idle_timeout_s: float
+    close_timeout_s: float
+    send_queue_limit: int
+    send_queue_bytes: int
+    slow_readers_closed: int
+
+    def forget(self, session: Session) -> None: ...
+
+    def sessions_on(self, path: str) -> list[Session]: ...
+
+
+class SessionRoute(Protocol):
+    """The configured route a session serves (``hub.WsRoute``)."""
+
+    path: str
+    source: str
+
+    def on_open(self, session: Session) -> None: ...
+
+    def on_message(self, session: Session, message: Message) -> None: ...
 
 
 class Session:
@@ -87,8 +115,8 @@ class Session:
 
     def __init__(
         self,
-        hub: WebSocketHub,
-        route: WsRoute,
+        hub: SessionHost,
+        route: SessionRoute,
         request: Request,
         conn: UpgradedConnection,
         proto: ServerProtocol,
