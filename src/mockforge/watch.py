@@ -27,7 +27,7 @@ import hashlib
 import logging
 import os
 from collections.abc import AsyncGenerator, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from watchfiles import Change, awatch
 from watchfiles.main import FileChange
@@ -36,9 +36,11 @@ from mockforge.core.stubs import STUB_FILE_SUFFIXES, parse_config_routes
 from mockforge.errors import MockforgeError
 
 if TYPE_CHECKING:
+    from mockforge.config import Config
     from mockforge.http.mock import SpecAnswerer
     from mockforge.http.stubbing import StubService
-    from mockforge.server import Server
+    from mockforge.openapi.model import ApiModel
+    from mockforge.runtime import Runtime
 
 log = logging.getLogger("mockforge.watch")
 
@@ -52,7 +54,22 @@ _Stamp = tuple[int, int, int] | None
 _MISSING = b""
 
 
-def start_watching(server: Server) -> asyncio.Task[None]:
+class Reloadable(Protocol):
+    """What the watcher needs of the server (``server.Server``): typed here so that this module
+    does not import the server, which imports it (no import cycle)."""
+
+    config: Config
+    runtime: Runtime
+
+    @property
+    def spec(self) -> SpecAnswerer | None: ...
+
+    def load_spec_model(self) -> ApiModel: ...
+
+    def reload_spec(self, model: ApiModel) -> SpecAnswerer: ...
+
+
+def start_watching(server: Reloadable) -> asyncio.Task[None]:
     """Watch what ``server`` serves from files and reload it on change, until cancelled."""
     watcher = Watcher(server)
     return asyncio.get_running_loop().create_task(watcher.run(), name="mockforge-watch")
@@ -87,7 +104,7 @@ def _is_stub_file(path: str) -> bool:
 class Watcher:
     """What one server watches, and how each kind of change is applied."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Reloadable) -> None:
         self.server = server
         cfg = server.config
         self.config_file = _real(cfg.source) if cfg.source else None
