@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from mockforge import __version__
 from mockforge.errors import MockforgeError
+from mockforge.version import __version__
 
 
 def _fail(exc: MockforgeError | str, code: int = 2) -> None:
