@@ -87,13 +87,13 @@ class Server:
 
                 m = cfg.observability.metrics
                 await self._listen("metrics", MetricsApp(rt, m.path), m.host, metrics_port)
-        except BaseException:
+            if cfg.http.watch:
+                from mockforge.watch import start_watching
+
+                self._watch_task = start_watching(self)
+        except BaseException:  # a half-started server closes what it opened
             await self.stop(timeout=0.5)
             raise
-        if cfg.http.watch:
-            from mockforge.watch import start_watching
-
-            self._watch_task = start_watching(self)
         rt.ready = True
         self._started = True
 

@@ -256,3 +256,27 @@ def test_watching_stops_with_the_server(project: Path) -> None:
     mock.stop()
     assert mock.server._watch_task is None
     assert task.cancelled() or task.done()
+
+
+def test_a_watcher_that_cannot_start_leaves_no_listener_open(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import socket
+
+    import mockforge.watch
+    from mockforge.config import load_config
+    from mockforge.server import Server
+
+    def broken(server: object) -> None:
+        raise RuntimeError("no watcher today")
+
+    monkeypatch.setattr(mockforge.watch, "start_watching", broken)
+
+    async def start() -> int:
+        server = Server(load_config(str(project / "mockforge.yaml"), overrides={"http.port": 0}))
+        with pytest.raises(RuntimeError, match="no watcher today"):
+            await server.start()
+        return server.ports["http"]
+
+    port = asyncio.run(start())
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
