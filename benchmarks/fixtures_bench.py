@@ -24,8 +24,8 @@ from pathlib import Path
 import httpx
 from _util import PeakSampler, free_port, have_wrk, mb, mockforge_args, server_process, tree_rss, wrk
 
-from mockforge.fixtures.fingerprint import FingerprintRules
-from mockforge.fixtures.store import build_fixture, write_fixture_file
+from mockforge.recording.fingerprint import FingerprintRules
+from mockforge.recording.store import build_fixture, write_fixture_file
 
 SIZES = (100, 10_000, 100_000)
 PATHS = 1000

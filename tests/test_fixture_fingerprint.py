@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from mockforge.core.model import Headers, Request
-from mockforge.fixtures.fingerprint import (
+from mockforge.recording.fingerprint import (
     FingerprintRules,
     canonical_query,
     canonical_string,
@@ -13,7 +13,7 @@ from mockforge.fixtures.fingerprint import (
     fixture_relpath,
     path_dir,
 )
-from mockforge.fixtures.store import build_fixture, check_fixture, encode_fixture, parse_fixture
+from mockforge.recording.store import build_fixture, check_fixture, encode_fixture, parse_fixture
 
 RULES = FingerprintRules()
 

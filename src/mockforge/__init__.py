@@ -15,8 +15,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 __all__ = [
     "ConfigError",
     "FixtureError",
@@ -42,6 +40,7 @@ _OWNERS = {
     "ProtoError": "mockforge.errors",
     "SpecError": "mockforge.errors",
     "StubError": "mockforge.errors",
+    "__version__": "mockforge.version",
     "load_config": "mockforge.config",
 }
 
@@ -58,6 +57,7 @@ if TYPE_CHECKING:
         StubError,
     )
     from mockforge.testing.server import MockServer
+    from mockforge.version import __version__
 
 
 def __getattr__(name: str) -> Any:

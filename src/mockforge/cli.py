@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from mockforge import __version__
 from mockforge.errors import MockforgeError
+from mockforge.version import __version__
 
 
 def _fail(exc: MockforgeError | str, code: int = 2) -> None:
@@ -164,8 +164,8 @@ def init(directory: str, force: bool) -> None:
 def _attach_groups() -> None:
     # Each group imports only click and its own light modules at this point; the heavy parts
     # (httpx, wasmtime) load inside the commands that need them.
-    from mockforge.fixtures.cli import fixtures
     from mockforge.plugins.cli import plugin
+    from mockforge.recording.cli import fixtures
 
     main.add_command(fixtures, "fixtures")
     main.add_command(plugin, "plugin")

@@ -14,7 +14,7 @@ sum), so counting is a dict lookup and an increment. prometheus_client is import
 scrape (or when the separate metrics listener starts) and only builds the exposition text, from
 a custom collector plus its process collector (RSS, CPU, open fds, start time).
 
-Measured here with ``python -m mockforge.metrics`` (Linux, CPython 3.11, prometheus_client 0.26;
+Measured here with ``python benchmarks/metrics_cost.py`` (Linux, CPython 3.11, prometheus_client 0.26;
 docs/METRICS.md has the details): the first scrape of an idle HTTP-only server, which imports
 prometheus_client, adds +2.6 MB RSS (29.1 -> 31.7 MB in that process); 10,000 distinct label
 sets (a request counter and a duration histogram each, so 20,000 series) add +4.6 MB, where
@@ -44,7 +44,6 @@ Everything runs on the server's event loop; the counters take no lock.
 
 from __future__ import annotations
 
-import os
 from bisect import bisect_left
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -53,7 +52,7 @@ from mockforge.core.model import LogEntry, Request, Response
 from mockforge.core.responses import error_response
 
 if TYPE_CHECKING:
-    from mockforge.http.protocol import UpgradedConnection
+    from mockforge.core.connection import UpgradedConnection
     from mockforge.runtime import Runtime
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -390,66 +389,3 @@ class MetricsApp:
 
     def log_exchange(self, request: Request, response: Response, started: float, sent: int) -> None:
         return None
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        pages = int(fh.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
-
-
-async def _measure(series: int = 10_000) -> None:
-    """Print what metrics cost (``python -m mockforge.metrics``; figures in docs/METRICS.md)."""
-    import gc
-    import sys
-    import time
-
-    import msgspec
-
-    from mockforge.config import build_config
-    from mockforge.server import Server
-
-    server = Server(build_config({"http": {"port": 0, "host": "127.0.0.1"}}, env={}))
-    await server.start()
-    try:
-        metrics: Metrics = server.runtime.services["metrics"]
-        gc.collect()
-        idle = _rss_mb()
-        print(
-            f"idle HTTP-only server: {idle:.1f} MB RSS, prometheus_client imported: "
-            f"{'prometheus_client' in sys.modules}"
-        )
-        metrics.render()
-        gc.collect()
-        scraped = _rss_mb()
-        print(f"after the first scrape (imports prometheus_client): {scraped:.1f} MB (+{scraped - idle:.1f} MB)")
-        metrics.max_series = series * 2
-        log = server.runtime.log
-        template = log.entry_for(Request(protocol="http", method="GET", path="/"), Response(), 3.0)
-        entries = [msgspec.structs.replace(template, route=f"/r{i}/{{id}}") for i in range(series)]
-        gc.collect()
-        before = _rss_mb()
-        for entry in entries:
-            metrics.on_entry(entry)
-        gc.collect()
-        grown = _rss_mb() - before
-        started = time.perf_counter()
-        text = metrics.render().body
-        took = time.perf_counter() - started
-        print(
-            f"{series:,} label sets (requests_total + duration histogram): +{grown:.1f} MB, "
-            f"{metrics.series_count():,} series, scrape {took:.2f} s, {len(text) / 1e6:.1f} MB of text"
-        )
-        n = 200_000
-        started = time.perf_counter()
-        for _ in range(n):
-            metrics.on_entry(template)
-        print(f"on_entry: {(time.perf_counter() - started) / n * 1e6:.2f} microseconds per request")
-    finally:
-        await server.stop(0.5)
-
-
-if __name__ == "__main__":
-    import asyncio
-
-    asyncio.run(_measure())

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from mockforge import __version__
 from mockforge.config import Config
 from mockforge.core.files import FileRoots
 from mockforge.core.limits import DocumentLimits, set_request_json_depth
 from mockforge.core.request_log import RequestLog
+from mockforge.version import __version__
 
 
 class Runtime:

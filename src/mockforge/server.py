@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import errno
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mockforge.config import Config
 from mockforge.errors import ListenError
@@ -25,6 +25,10 @@ from mockforge.http.app import HEALTH_PATHS, HttpMockApp
 from mockforge.http.protocol import HttpListener, ServerState
 from mockforge.http.wire_limits import WireLimits
 from mockforge.runtime import Runtime
+
+if TYPE_CHECKING:
+    from mockforge.http.mock import SpecAnswerer
+    from mockforge.openapi.model import ApiModel
 
 log = logging.getLogger("mockforge")
 
@@ -83,32 +87,63 @@ class Server:
 
                 m = cfg.observability.metrics
                 await self._listen("metrics", MetricsApp(rt, m.path), m.host, metrics_port)
-        except BaseException:
+            if cfg.http.watch:
+                from mockforge.watch import start_watching
+
+                self._watch_task = start_watching(self)
+        except BaseException:  # a half-started server closes what it opened
             await self.stop(timeout=0.5)
             raise
-        if cfg.http.watch:
-            from mockforge.watch import start_watching
-
-            self._watch_task = start_watching(self)
         rt.ready = True
         self._started = True
 
     def _load_spec(self) -> Any:
-        cfg = self.config
-        if not cfg.http.specs:
+        if not self.config.http.specs:
             return None
         from mockforge.http.mock import SpecAnswerer
-        from mockforge.openapi.loader import load_specs
 
-        model = load_specs(
-            list(cfg.http.specs), cache_dir=cfg.core.cache_dir, limits=self.runtime.document_limits,
-            roots=self.runtime.files,
-        )
+        model = self.load_spec_model()
         for warning in model.warnings:
             log.warning("%s", warning)
         answerer = SpecAnswerer(self.runtime, model)
         for warning in getattr(answerer.planner, "warnings", []):
             log.warning("%s", warning)
+        return answerer
+
+    # ---- reload (watch.py) --------------------------------------------------------------
+    def load_spec_model(self) -> ApiModel:
+        """Read the configured specs into a fresh model with the same bounds as at start
+        (document limits, file roots); raises ``SpecError``. Blocking: run it in a thread once
+        the server is up. Serving it is ``reload_spec``'s job."""
+        from mockforge.openapi.loader import load_specs
+
+        cfg = self.config
+        return load_specs(
+            list(cfg.http.specs), cache_dir=cfg.core.cache_dir, limits=self.runtime.document_limits,
+            roots=self.runtime.files,
+        )
+
+    @property
+    def spec(self) -> SpecAnswerer | None:
+        """The spec answerer the HTTP listener serves now (None without a spec)."""
+        return self.app.spec if self.app is not None else None
+
+    def reload_spec(self, model: ApiModel) -> SpecAnswerer:
+        """Serve ``model`` from now on, on every listener that served the previous spec (the
+        HTTP app and the separate admin listener's), and return its answerer. Building the
+        answerer may raise; then nothing was swapped and the previous spec keeps serving."""
+        from mockforge.http.mock import SpecAnswerer
+
+        answerer = SpecAnswerer(self.runtime, model)
+        app = self.app
+        old = self.spec
+        answerer.app = app
+        if app is not None:
+            app.spec = answerer
+        for _, listener in self._listeners:
+            other: Any = listener.app
+            if other is not app and old is not None and getattr(other, "spec", None) is old:
+                other.spec = answerer
         return answerer
 
     def _attach_services(self) -> None:

@@ -49,6 +49,6 @@ def attach_services(runtime: Runtime) -> None:
         runtime.services["plugins"] = plugins
 
     if cfg.core.fixtures.mode != "off" or cfg.core.proxy.upstream or cfg.core.proxy.rules:
-        from mockforge.fixtures.service import attach_fixtures
+        from mockforge.recording.service import attach_fixtures
 
         attach_fixtures(runtime)

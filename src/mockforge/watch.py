@@ -27,7 +27,7 @@ import hashlib
 import logging
 import os
 from collections.abc import AsyncGenerator, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from watchfiles import Change, awatch
 from watchfiles.main import FileChange
@@ -36,9 +36,11 @@ from mockforge.core.stubs import STUB_FILE_SUFFIXES, parse_config_routes
 from mockforge.errors import MockforgeError
 
 if TYPE_CHECKING:
+    from mockforge.config import Config
     from mockforge.http.mock import SpecAnswerer
     from mockforge.http.stubbing import StubService
-    from mockforge.server import Server
+    from mockforge.openapi.model import ApiModel
+    from mockforge.runtime import Runtime
 
 log = logging.getLogger("mockforge.watch")
 
@@ -52,7 +54,22 @@ _Stamp = tuple[int, int, int] | None
 _MISSING = b""
 
 
-def start_watching(server: Server) -> asyncio.Task[None]:
+class Reloadable(Protocol):
+    """What the watcher needs of the server (``server.Server``): typed here so that this module
+    does not import the server, which imports it (no import cycle)."""
+
+    config: Config
+    runtime: Runtime
+
+    @property
+    def spec(self) -> SpecAnswerer | None: ...
+
+    def load_spec_model(self) -> ApiModel: ...
+
+    def reload_spec(self, model: ApiModel) -> SpecAnswerer: ...
+
+
+def start_watching(server: Reloadable) -> asyncio.Task[None]:
     """Watch what ``server`` serves from files and reload it on change, until cancelled."""
     watcher = Watcher(server)
     return asyncio.get_running_loop().create_task(watcher.run(), name="mockforge-watch")
@@ -87,17 +104,15 @@ def _is_stub_file(path: str) -> bool:
 class Watcher:
     """What one server watches, and how each kind of change is applied."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Reloadable) -> None:
         self.server = server
         cfg = server.config
-        self.spec_paths = list(cfg.http.specs)
         self.config_file = _real(cfg.source) if cfg.source else None
         service: StubService | None = server.runtime.services.get("stubs")
         self.stubs = service
         stubs_dir = service.stubs_dir if service is not None else None
         self.stubs_dir = _real(stubs_dir) if stubs_dir and os.path.isdir(stubs_dir) else None
-        spec = server.app.spec if server.app is not None else None
-        self.spec_files: set[str] = self._files_of(spec)
+        self.spec_files: set[str] = self._files_of(server.spec)
         self.routes: list[dict[str, Any]] = list(cfg.http.routes)
         #: path -> digest of the content last acted on (spec files are filled on first change)
         self.digests: dict[str, bytes] = {p: _digest(p) for p in self._small_files()}
@@ -225,16 +240,10 @@ class Watcher:
 
     # ---- reloading -----------------------------------------------------------------------
     async def reload_spec(self) -> None:
-        from mockforge.http.mock import SpecAnswerer
-        from mockforge.openapi.loader import load_specs
-
         server = self.server
-        cfg = server.config
         try:
-            model = await asyncio.to_thread(
-                load_specs, self.spec_paths, cache_dir=cfg.core.cache_dir, limits=server.runtime.document_limits
-            )
-            answerer = SpecAnswerer(server.runtime, model)
+            model = await asyncio.to_thread(server.load_spec_model)
+            answerer = server.reload_spec(model)
         except MockforgeError as exc:
             log.warning("spec not reloaded, the last good version keeps serving: %s", exc)
             return
@@ -243,15 +252,6 @@ class Watcher:
             return
         for warning in model.warnings:
             log.warning("%s", warning)
-        app = server.app
-        old = app.spec if app is not None else None
-        answerer.app = app
-        if app is not None:
-            app.spec = answerer
-        for _, listener in server._listeners:
-            other: Any = listener.app
-            if other is not app and getattr(other, "spec", None) is old and old is not None:
-                other.spec = answerer
         files = self._files_of(answerer)
         if files != self.spec_files:
             self.regrow = True

@@ -45,7 +45,8 @@ def start(*args: str, cwd: Path | None = None) -> tuple[subprocess.Popen[str], d
 
 def stop(proc: subprocess.Popen[str]) -> int:
     proc.send_signal(signal.SIGTERM)
-    return proc.wait(20)
+    proc.communicate(timeout=20)  # waits, and closes the pipes (no ResourceWarning)
+    return proc.returncode
 
 
 def test_serve_prints_ports_answers_and_stops_on_sigterm() -> None:

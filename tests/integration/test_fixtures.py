@@ -22,10 +22,10 @@ import pytest
 from click.testing import CliRunner
 
 from mockforge.core.model import Headers, Request, Response
-from mockforge.fixtures.cli import fixtures as fixtures_cli
-from mockforge.fixtures.fingerprint import FingerprintRules, fingerprint
-from mockforge.fixtures.store import parse_fixture
 from mockforge.http.protocol import HttpListener, PlainApp
+from mockforge.recording.cli import fixtures as fixtures_cli
+from mockforge.recording.fingerprint import FingerprintRules, fingerprint
+from mockforge.recording.store import parse_fixture
 from mockforge.testing.server import MockServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -369,8 +369,8 @@ def test_crash_during_writes_leaves_no_half_file(tmp_path: Path) -> None:
         """
         import sys
         from pathlib import Path
-        from mockforge.fixtures.fingerprint import FingerprintRules
-        from mockforge.fixtures.store import build_fixture, write_fixture_file
+        from mockforge.recording.fingerprint import FingerprintRules
+        from mockforge.recording.store import build_fixture, write_fixture_file
 
         root, rules, i = Path(sys.argv[1]), FingerprintRules(), 0
         while True:
@@ -423,7 +423,7 @@ def test_replay_mode_never_imports_the_http_client(tmp_path: Path) -> None:
 
 async def test_pure_proxy_service_streams_long_answers(upstream: UpstreamServer,
                                                        tmp_path: Path) -> None:
-    from mockforge.fixtures.service import FixtureService
+    from mockforge.recording.service import FixtureService
     from mockforge.runtime import Runtime
     from mockforge.testing.server import make_config
 
@@ -445,7 +445,7 @@ async def test_pure_proxy_service_streams_long_answers(upstream: UpstreamServer,
 
 
 def test_fixture_file_shape_matches_the_issue(tmp_path: Path) -> None:
-    from mockforge.fixtures.store import build_fixture, encode_fixture
+    from mockforge.recording.store import build_fixture, encode_fixture
 
     f = build_fixture(method="GET", path="/a", raw_query="", request_headers=[], request_body=b"", status=204,
                       response_headers=[], response_body=b"", rules=FingerprintRules())

@@ -179,6 +179,22 @@ def test_a_file_newly_reached_by_ref_is_watched_too(mock: MockServer, project: P
     eventually(lambda: json_of(mock.url + "/thing") == {"thing": 2}, "an edit of the new $ref'd file is served")
 
 
+def test_a_reloaded_spec_reads_files_only_where_the_started_one_may(
+    mock: MockServer, project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reload goes through ``Server.load_spec_model``, with the same file roots as at start: a
+    $ref that leaves the spec's folder is refused (its operation skipped, as at start), and the
+    file out there is never read."""
+    outside = project.parent / f"{project.name}-outside.yaml"
+    outside.write_text("Pet: {type: object, example: {name: outside}}\n")
+    spec = project / "spec.yaml"
+    rewrite(spec, SPEC.replace("./parts/schemas.yaml#/Pet", f"../{outside.name}#/Pet"))
+    (message,), _ = eventually(lambda: warnings_about(caplog, outside), "the $ref out of the roots is refused")
+    assert "GET /shared skipped" in message and "core.file_roots" in message
+    eventually(lambda: httpx.get(mock.url + "/shared").status_code == 404, "the refused operation is not served")
+    assert json_of(mock.url + "/pets") == {"name": "one"}
+
+
 def test_stub_file_edit_with_an_invalid_stub_in_between(
     mock: MockServer, project: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -240,3 +256,27 @@ def test_watching_stops_with_the_server(project: Path) -> None:
     mock.stop()
     assert mock.server._watch_task is None
     assert task.cancelled() or task.done()
+
+
+def test_a_watcher_that_cannot_start_leaves_no_listener_open(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import socket
+
+    import mockforge.watch
+    from mockforge.config import load_config
+    from mockforge.server import Server
+
+    def broken(server: object) -> None:
+        raise RuntimeError("no watcher today")
+
+    monkeypatch.setattr(mockforge.watch, "start_watching", broken)
+
+    async def start() -> int:
+        server = Server(load_config(str(project / "mockforge.yaml"), overrides={"http.port": 0}))
+        with pytest.raises(RuntimeError, match="no watcher today"):
+            await server.start()
+        return server.ports["http"]
+
+    port = asyncio.run(start())
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()

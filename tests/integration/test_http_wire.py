@@ -155,3 +155,4 @@ async def test_graceful_stop_lets_in_flight_request_finish(server) -> None:  # t
     _status, headers, body = await read_response(reader)
     assert body == b"GET /slow? 0" and headers.get("connection") == "close"
     await stopping
+    writer.close()

@@ -367,7 +367,7 @@ def test_grpc_stub_files_are_bounded_too(tmp_path: Path) -> None:
 
 
 def test_fixture_fingerprint_of_a_deep_body_is_bytes_not_an_error() -> None:
-    from mockforge.fixtures.fingerprint import decode_json
+    from mockforge.recording.fingerprint import decode_json
 
     assert decode_json(deep_json(5000)) == (False, None)
     assert decode_json(b'{"a": [1]}') == (True, {"a": [1]})

@@ -27,10 +27,10 @@ from mockforge.config import build_config
 from mockforge.core.files import FileAccessError, FileRoots, FileTooLarge
 from mockforge.core.stubs import load_file, parse_config_routes
 from mockforge.errors import FixtureError, PluginError, StubError
-from mockforge.fixtures.cli import fixtures as fixtures_cli
-from mockforge.fixtures.fingerprint import FingerprintRules
-from mockforge.fixtures.store import FixtureStore, build_fixture, write_fixture_file
 from mockforge.plugins.manager import PluginManager
+from mockforge.recording.cli import fixtures as fixtures_cli
+from mockforge.recording.fingerprint import FingerprintRules
+from mockforge.recording.store import FixtureStore, build_fixture, write_fixture_file
 from mockforge.runtime import Runtime
 from mockforge.testing.server import MockServer
 

@@ -101,6 +101,9 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(20)
+        for pipe in (proc.stdout, proc.stderr):  # no ResourceWarning for the pipes
+            if pipe is not None:
+                pipe.close()
 
 
 def send_big_header(port: int, size: int) -> bytes:

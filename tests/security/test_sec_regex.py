@@ -130,6 +130,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         except subprocess.TimeoutExpired:  # the old engine: a stuck regex ignores SIGTERM
             proc.kill()
             proc.wait(10)
+        for pipe in (proc.stdout, proc.stderr):  # no ResourceWarning for the pipes
+            if pipe is not None:
+                pipe.close()
 
 
 @pytest.fixture

@@ -33,13 +33,10 @@ Defaults come from ``core.max_document_depth`` and ``core.max_yaml_alias_nodes``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 import yaml
-
-if TYPE_CHECKING:
-    from mockforge.config import CoreConfig
 
 #: Defaults of ``core.max_document_depth`` / ``core.max_yaml_alias_nodes`` / ``http.max_json_depth``
 #: (kept equal to config.py by a test).
@@ -65,6 +62,17 @@ class JsonTooDeep(LimitError):
     code = "json_too_deep"
 
 
+class DocumentBounds(Protocol):
+    """The slice of ``core`` config that ``DocumentLimits.of`` reads (typed here so that this
+    module does not import ``config``, which imports it: no import cycle)."""
+
+    @property
+    def max_document_depth(self) -> int: ...
+
+    @property
+    def max_yaml_alias_nodes(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentLimits:
     """Bounds for specs, configs and stub files (and admin API bodies, which are stub documents)."""
@@ -73,7 +81,7 @@ class DocumentLimits:
     max_alias_nodes: int = DEFAULT_YAML_ALIAS_NODES
 
     @classmethod
-    def of(cls, core: CoreConfig) -> DocumentLimits:
+    def of(cls, core: DocumentBounds) -> DocumentLimits:
         return cls(core.max_document_depth, core.max_yaml_alias_nodes)
 
 

@@ -36,6 +36,8 @@ class CappedServer(Server):
         self.open_connections = 0
         #: Connections refused at the cap since start (for /__mockforge/stats).
         self.connections_refused = 0
+        #: Sockets of the counted connections open now, closed by ``wait_closed``.
+        self._transports: set[asyncio.BaseTransport] = set()
 
     def _protocol_factory(self) -> asyncio.Protocol:  # type: ignore[override]
         if self.open_connections >= self.max_connections:
@@ -47,17 +49,28 @@ class CappedServer(Server):
     def _release(self) -> None:
         self.open_connections -= 1
 
+    async def wait_closed(self) -> None:
+        """grpclib's wait (running calls end), then close the sockets clients kept open: grpclib
+        leaves them to the client, so a stopped server would hold them until garbage collection."""
+        await super().wait_closed()
+        for transport in list(self._transports):
+            transport.close()
+
 
 class _Counted(asyncio.Protocol):
     """grpclib's protocol for one connection, holding one of the server's slots until it ends."""
 
-    __slots__ = ("_inner", "_server")
+    __slots__ = ("_inner", "_server", "_transport")
 
     def __init__(self, server: CappedServer, inner: asyncio.Protocol) -> None:
         self._server: CappedServer | None = server
         self._inner = inner
+        self._transport: asyncio.BaseTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._server is not None:
+            self._transport = transport
+            self._server._transports.add(transport)
         self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
@@ -76,6 +89,8 @@ class _Counted(asyncio.Protocol):
         server, self._server = self._server, None
         if server is not None:
             server._release()
+            if self._transport is not None:
+                server._transports.discard(self._transport)
         self._inner.connection_lost(exc)
 
 

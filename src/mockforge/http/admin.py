@@ -59,7 +59,7 @@ class AdminApi:
             rt.log.clear()
             return json_response({"reset": True})
         elif sub == "logs.har" and method == "GET":
-            from mockforge.fixtures.har import export_har
+            from mockforge.recording.har import export_har
 
             host = f"{rt.config.http.host}:{rt.ports.get('http')}"
             return json_response(export_har(rt.log.snapshot(), default_host=host, version=rt.version))

@@ -17,11 +17,11 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from mockforge.core.connection import UpgradedConnection
 from mockforge.core.limits import JsonTooDeep
 from mockforge.core.model import Request, Response
 from mockforge.core.responses import detail, error_response, json_response
 from mockforge.http.admin_guard import REFUSED_KEY, AdminGuard, admin_open_on, new_refusal_counts
-from mockforge.http.protocol import UpgradedConnection
 
 if TYPE_CHECKING:
     from mockforge.http.mock import SpecAnswerer

@@ -18,15 +18,16 @@ import struct
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
 from email.utils import formatdate
 from typing import Protocol
 
 import httptools
 
+from mockforge.core.connection import UpgradedConnection
 from mockforge.core.headers import clean_header
 from mockforge.core.model import Headers, Request, Response
 from mockforge.core.request_log import status_text
+from mockforge.http.upgraded import UpgradedSocket
 from mockforge.http.wire_limits import WireLimits
 
 log = logging.getLogger("mockforge.http")
@@ -46,36 +47,6 @@ def _describe(req: object) -> str:
     if isinstance(req, Request):
         return f"{req.method} {req.path[:200]}"
     return "a refused request"
-
-
-class UpgradedConnection:
-    """The raw connection after an ``Upgrade`` was accepted (WebSocket). The upgrade handler sets
-    ``on_data``/``on_close`` and writes with ``write``; ``drain`` waits for the socket buffer."""
-
-    def __init__(self, proto: HttpProtocol, initial: bytes) -> None:
-        self._proto = proto
-        self.transport = proto.transport
-        self.initial_data = initial
-        self.on_data: Callable[[bytes], None] | None = None
-        self.on_close: Callable[[], None] | None = None
-        self.client = proto.client
-
-    def write(self, data: bytes) -> None:
-        if not self.transport.is_closing():
-            self.transport.write(data)
-
-    async def drain(self) -> None:
-        await self._proto.drain()
-
-    def close(self) -> None:
-        self.transport.close()
-
-    def abort(self) -> None:
-        self.transport.abort()
-
-    @property
-    def closed(self) -> bool:
-        return self.transport.is_closing()
 
 
 class HttpApp(Protocol):
@@ -234,7 +205,7 @@ class HttpProtocol(asyncio.Protocol):
         self._paused_reading = False
         self._can_write = asyncio.Event()
         self._can_write.set()
-        self._upgraded: UpgradedConnection | None = None
+        self._upgraded: UpgradedSocket | None = None
         self._closed = False
         self._header_name = b""
         # limits: the timer, the head being counted, refusal state
@@ -727,7 +698,7 @@ class HttpProtocol(asyncio.Protocol):
             if self._worker is None or self._worker.done():
                 self._worker = self._loop.create_task(self._run())
             return
-        conn = UpgradedConnection(self, rest)
+        conn = UpgradedSocket(self.transport, self.drain, self.client, rest)
         self._upgraded = conn
         self._phase = _NONE
         self._loop.create_task(self._do_upgrade(req, conn))

@@ -33,7 +33,7 @@ from mockforge.ws.script import Script, load_script, run_script
 
 if TYPE_CHECKING:
     from mockforge.config import WsRouteConfig
-    from mockforge.http.protocol import UpgradedConnection
+    from mockforge.core.connection import UpgradedConnection
     from mockforge.runtime import Runtime
     from mockforge.ws.session import Session
 
@@ -204,7 +204,8 @@ class WebSocketHub:
         session.open(handshake)
         return None
 
-    def _forget(self, session: Session) -> None:
+    def forget(self, session: Session) -> None:
+        """Drop a closed session from the hub (its session calls this once, when it ends)."""
         if self._sessions.pop(session.id, None) is not None:
             metrics = self.runtime.services.get("metrics")
             if metrics is not None:

@@ -17,7 +17,7 @@ from mockforge.core.model import Request, Response
 from mockforge.core.responses import error_response
 
 if TYPE_CHECKING:
-    from mockforge.http.protocol import UpgradedConnection
+    from mockforge.core.connection import UpgradedConnection
     from mockforge.ws.hub import WebSocketHub
 
 #: Handshake requests carry no body; anything larger is not a WebSocket client.

@@ -30,24 +30,52 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+from mockforge.core.connection import UpgradedConnection
 from mockforge.core.model import Headers, Request, Response
 from mockforge.core.request_log import now_rfc3339
-from mockforge.http.protocol import UpgradedConnection
 from mockforge.ws.matchers import Matcher
 from mockforge.ws.model import CloseCode, Message
 
 if TYPE_CHECKING:
-    from mockforge.ws.hub import WebSocketHub, WsRoute
+    from mockforge.runtime import Runtime
 
 log = logging.getLogger("mockforge.ws")
 
 _NO_HEADERS = Headers()
+
+
+class SessionHost(Protocol):
+    """What a session reads from and reports to the hub that owns it. Typed here, not as
+    ``WebSocketHub``, so that this module does not import the hub, which imports it (no import
+    cycle, not even under TYPE_CHECKING)."""
+
+    runtime: Runtime
+    idle_timeout_s: float
+    close_timeout_s: float
+    send_queue_limit: int
+    send_queue_bytes: int
+    slow_readers_closed: int
+
+    def forget(self, session: Session) -> None: ...
+
+    def sessions_on(self, path: str) -> list[Session]: ...
+
+
+class SessionRoute(Protocol):
+    """The configured route a session serves (``hub.WsRoute``)."""
+
+    path: str
+    source: str
+
+    def on_open(self, session: Session) -> None: ...
+
+    def on_message(self, session: Session, message: Message) -> None: ...
 
 
 class Session:
@@ -87,8 +115,8 @@ class Session:
 
     def __init__(
         self,
-        hub: WebSocketHub,
-        route: WsRoute,
+        hub: SessionHost,
+        route: SessionRoute,
         request: Request,
         conn: UpgradedConnection,
         proto: ServerProtocol,
@@ -114,7 +142,7 @@ class Session:
         self._fragments: bytearray | None = None
         self._fragments_text = False
         self._gone = False
-        self._high_water = conn.transport.get_write_buffer_limits()[1]
+        self._high_water = conn.write_high_water
         self._idle_s = hub.idle_timeout_s
         self._idle_handle: asyncio.TimerHandle | None = None
         self._abort_handle: asyncio.TimerHandle | None = None
@@ -208,7 +236,7 @@ class Session:
         duration = (self._loop.time() - self.started) * 1000
         reason = frame.reason.encode() if frame is not None else b""
         self._log("CLOSE", reason, status=code, duration_ms=duration)
-        self.hub._forget(self)
+        self.hub.forget(self)
 
     # ---- receiving -------------------------------------------------------------------
     def _on_data(self, data: bytes) -> None:
@@ -307,12 +335,12 @@ class Session:
         is_text = isinstance(data, str)
         payload = data.encode() if isinstance(data, str) else data
         backlog = self._backlog
-        transport = self.conn.transport
-        if backlog or transport.get_write_buffer_size() > self._high_water:
+        conn = self.conn
+        if backlog or conn.write_buffer_size() > self._high_water:
             if backlog is None:
                 backlog = self._backlog = deque()
             hub = self.hub
-            pending = self._backlog_bytes + len(payload) + transport.get_write_buffer_size()
+            pending = self._backlog_bytes + len(payload) + conn.write_buffer_size()
             if len(backlog) >= hub.send_queue_limit or pending > hub.send_queue_bytes:
                 what = "messages" if len(backlog) >= hub.send_queue_limit else "bytes"
                 log.warning(
@@ -324,7 +352,7 @@ class Session:
                 # bytes too, so a flooding slow reader costs no more parsing until the close timeout
                 # drops it
                 with contextlib.suppress(AttributeError, RuntimeError):
-                    transport.pause_reading()
+                    conn.pause_reading()
                 return False
             backlog.append((is_text, payload))
             self._backlog_bytes += len(payload)
@@ -345,18 +373,18 @@ class Session:
         self._log("MESSAGE_OUT", payload)
 
     async def _flush_backlog(self) -> None:
-        transport = self.conn.transport
+        conn = self.conn
         try:
             while self._backlog and self.proto.state is State.OPEN:
                 before = len(self._backlog)
-                await self.conn.drain()
-                while self._backlog and transport.get_write_buffer_size() <= self._high_water:
+                await conn.drain()
+                while self._backlog and conn.write_buffer_size() <= self._high_water:
                     if self.proto.state is not State.OPEN:
                         return
                     is_text, payload = self._backlog.popleft()
                     self._backlog_bytes -= len(payload)
                     self._emit(is_text, payload)
-                if self._backlog is not None and len(self._backlog) == before and not transport.is_closing():
+                if self._backlog is not None and len(self._backlog) == before and not conn.closed:
                     # drain() returned but the buffer is still full: give the loop a turn
                     await asyncio.sleep(0.005)
         finally:
