@@ -111,7 +111,6 @@ def test_no_string_keyed_service_lookup() -> None:
     assert arch.service_lookups(MODULES) == []
 
 
-@pytest.mark.xfail(strict=True, reason="fixed by schema (datagen, validation) and stubmodel (matching, stubs) at merge")
 def test_no_module_over_800_lines() -> None:
     assert arch.long_modules(MODULES) == []
 
