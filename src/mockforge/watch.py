@@ -92,7 +92,7 @@ class Watcher:
         cfg = server.config
         self.spec_paths = list(cfg.http.specs)
         self.config_file = _real(cfg.source) if cfg.source else None
-        service: StubService | None = server.runtime.services.get("stubs")
+        service: StubService | None = server.services.stubs if server.services is not None else None
         self.stubs = service
         stubs_dir = service.stubs_dir if service is not None else None
         self.stubs_dir = _real(stubs_dir) if stubs_dir and os.path.isdir(stubs_dir) else None
@@ -225,16 +225,18 @@ class Watcher:
 
     # ---- reloading -----------------------------------------------------------------------
     async def reload_spec(self) -> None:
-        from mockforge.http.mock import SpecAnswerer
         from mockforge.openapi.loader import load_specs
 
         server = self.server
         cfg = server.config
+        services = server.services
+        if services is None:
+            return
         try:
             model = await asyncio.to_thread(
                 load_specs, self.spec_paths, cache_dir=cfg.core.cache_dir, limits=server.runtime.document_limits
             )
-            answerer = SpecAnswerer(server.runtime, model)
+            answerer = services.spec.answerer(model)
         except MockforgeError as exc:
             log.warning("spec not reloaded, the last good version keeps serving: %s", exc)
             return
@@ -243,15 +245,7 @@ class Watcher:
             return
         for warning in model.warnings:
             log.warning("%s", warning)
-        app = server.app
-        old = app.spec if app is not None else None
-        answerer.app = app
-        if app is not None:
-            app.spec = answerer
-        for _, listener in server._listeners:
-            other: Any = listener.app
-            if other is not app and getattr(other, "spec", None) is old and old is not None:
-                other.spec = answerer
+        services.spec.replace(answerer)  # every listener reads the spec from the services
         files = self._files_of(answerer)
         if files != self.spec_files:
             self.regrow = True

@@ -408,9 +408,8 @@ class _Call:
     async def run(self) -> None:
         from grpclib.exceptions import GRPCError, StreamTerminatedError
 
-        metrics = self.svc.runtime.services.get("metrics")
-        if metrics is not None:
-            metrics.in_flight("grpc", 1)
+        metrics = self.svc.runtime.metrics
+        metrics.in_flight("grpc", 1)
         try:
             if self.info.client_streaming and self.info.server_streaming:
                 await self._bidi()
