@@ -110,12 +110,12 @@ def grpc_error_kind(code: int, matched: str) -> str | None:
 class Metrics:
     """Counters for every family; fed by the request log and by explicit calls.
 
-    Subscribes to the log's entries (``log.listeners``) when created; the runtime creates one.
+    Subscribes to the log's ``ExchangeLogged`` event when created; the runtime creates one.
     """
 
     def __init__(self, log: RequestLog) -> None:
         self.log = log
-        log.listeners.append(self.on_entry)
+        log.logged.subscribe(self.on_entry)
         self.max_series = MAX_SERIES
         self.requests: dict[_Key4, int] = {}
         self.durations: dict[tuple[str, str], list[float]] = {}

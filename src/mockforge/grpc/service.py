@@ -594,9 +594,8 @@ class _Call:
         req.body = self.req_json
         duration = (time.perf_counter() - self.started) * 1000
         resp = Response(status=self.code, body=self.resp_json, source=self.source)
-        entry = rt.log.entry_for(req, resp, duration, status=self.code, response_bytes=self.resp_bytes)
-        entry.status_text = STATUS_NAMES.get(self.code, "UNKNOWN")
-        rt.log.append(entry)
+        rt.log.record(req, resp, duration, self.resp_bytes, status=self.code,
+                      status_text=STATUS_NAMES.get(self.code, "UNKNOWN"))
 
 
 def _as_int(value: Any, what: str) -> int:
