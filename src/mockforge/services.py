@@ -11,6 +11,10 @@ step gets the plugin host, the fixtures get the stub service), so no service loo
 by name. Each imports its own libraries, so what is not configured costs nothing: no plugins
 found means wasmtime is never imported, fixtures off means no HTTP client.
 
+gRPC is built here too (its descriptors load before any listener binds); it binds after HTTP,
+and what listeners attach as they bind (their refusal counters) has its typed home on the
+runtime (``runtime.wire_counters``, ``runtime.admin_refused``).
+
 The one thing that changes while serving is the spec (hot reload): ``SpecInUse.replace`` swaps
 it in the stub validator and the pipeline's final step.
 """
@@ -135,9 +139,9 @@ async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
 
     fixtures = None
     if cfg.core.fixtures.mode != "off" or cfg.core.proxy.upstream or cfg.core.proxy.rules:
-        from mockforge.fixtures.service import FixtureService
+        from mockforge.fixtures.service import attach_fixtures
 
-        fixtures = FixtureService(runtime, stubs=stubs)
+        fixtures = attach_fixtures(runtime, stubs)
 
     steps: list[Step] = []
     if plugins is not None and cfg.plugins.filters:
