@@ -116,3 +116,27 @@ def test_every_service_contributes_its_rows_and_an_unknown_path_is_a_404() -> No
     assert AdminApi(runtime, with_ws).routes.find("GET", "ws/connections") is not None
     resp = asyncio.run(api.handle(Request(protocol="http", method="GET", path="/__mockforge/ws/connections")))
     assert resp.status == 404
+
+
+def test_a_grpc_failure_at_start_up_closes_what_was_already_opened(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from mockforge.errors import ProtoError
+    from mockforge.fixtures.service import FixtureService
+    from mockforge.grpc.service import GrpcService
+
+    closed: list[str] = []
+
+    async def fail(cls: Any, runtime: Runtime) -> Any:
+        raise ProtoError("bad.proto: syntax error")
+
+    async def aclose(self: FixtureService) -> None:
+        closed.append("fixtures")
+
+    monkeypatch.setattr(GrpcService, "create", classmethod(fail))
+    monkeypatch.setattr(FixtureService, "aclose", aclose)
+    runtime = Runtime(build_config({"core": {"fixtures": {"mode": "replay", "dir": str(tmp_path)}},
+                                    "grpc": {"proto_dir": str(tmp_path)}}, env={}))
+    assert runtime.config.grpc_enabled()
+    with pytest.raises(ProtoError):
+        asyncio.run(build_services(runtime, None))
+    assert closed == ["fixtures"]

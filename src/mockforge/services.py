@@ -22,7 +22,7 @@ it in the stub validator and the pipeline's final step.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -155,9 +155,14 @@ async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
     if model is not None:
         spec.replace(spec.answerer(model))
 
-    grpc = None
+    services = Services(stubs=stubs, spec=spec, pipeline=pipeline, ws=ws, plugins=plugins, fixtures=fixtures)
     if cfg.grpc_enabled():
         from mockforge.grpc.service import GrpcService
 
-        grpc = await GrpcService.create(runtime)
-    return Services(stubs=stubs, spec=spec, pipeline=pipeline, ws=ws, grpc=grpc, plugins=plugins, fixtures=fixtures)
+        try:
+            grpc = await GrpcService.create(runtime)
+        except BaseException:  # bad protos: what was opened above is closed, then the error stands
+            await services.aclose()
+            raise
+        services = replace(services, grpc=grpc)
+    return services
