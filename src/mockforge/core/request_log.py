@@ -223,29 +223,30 @@ class RequestLog:
         if status_text is None:
             status_text = _PHRASES.get(code, "") if request.protocol != "grpc" else ""
         raw: Any = time.time()  # settled into text on first read
+        # positional, in the field order of ``LogEntry`` (keywords cost 1 microsecond more)
         return LogEntry(
-            id=str(next(self._ids)),
-            timestamp=raw,
-            protocol=request.protocol,
-            method=request.method,
-            path=request.path,
-            route=request.route,
-            query=request.raw_query,  # type: ignore[arg-type]  # parsed on first read
-            headers=items,  # type: ignore[arg-type]  # redacted into a dict on first read
-            status=code,
-            status_text=status_text,
-            duration_ms=int(duration_ms * 1000 + 0.5) / 1000,
-            client=request.client,
-            response_bytes=len(rbody) if response_bytes is None else response_bytes,
-            # one byte past the limit is kept, so the excerpt knows it was cut (and drops a
-            # character split at the cut instead of showing a replacement mark)
-            body_excerpt=body[:limit + 1] if cut else body,  # type: ignore[arg-type]  # decoded on first read
-            body_truncated=cut,
-            matched=matched or response.source,
-            # a small body is kept by reference (static answers are one shared object); a large
-            # one is cut, so an entry never holds more than a few times the excerpt size
-            response_excerpt=rbody[:limit + 1] if len(rbody) > 4 * limit else rbody,  # type: ignore[arg-type]
-            truncated=cut or headers_cut,
+            str(next(self._ids)),  # id
+            raw,  # timestamp: the time as a number, text once settled
+            request.protocol,
+            request.method,
+            request.path,
+            request.route,
+            request.raw_query,  # type: ignore[arg-type]  # query: the raw text, parsed once settled
+            items,  # type: ignore[arg-type]  # headers: the pairs, redacted into a dict once settled
+            code,  # status
+            status_text,
+            int(duration_ms * 1000 + 0.5) / 1000,  # duration_ms
+            request.client,
+            len(rbody) if response_bytes is None else response_bytes,
+            # body_excerpt: the bytes, decoded once settled; one byte past the limit is kept, so
+            # the excerpt knows it was cut (and drops a character split at the cut)
+            body[:limit + 1] if cut else body,  # type: ignore[arg-type]
+            cut,  # body_truncated
+            matched or response.source,
+            # response_excerpt: a small body is kept by reference (static answers are one shared
+            # object); a large one is cut, so an entry never holds more than a few times the limit
+            rbody[:limit + 1] if len(rbody) > 4 * limit else rbody,  # type: ignore[arg-type]
+            cut or headers_cut,  # truncated
         )
 
     def entry_for(
