@@ -172,7 +172,9 @@ class AnswerTail:
         faults = self.faults
         if delay_s is None:
             delay_s = faults.latency_for(operation_id, tags)
-        if plugin and plugins is not None:
+        if not plugin and not off_loop:  # the common case: build on the loop
+            resp = build()
+        elif plugin and plugins is not None:
             resp = await plugins.generate_response(plugin, request, route)
             if source:
                 resp.source = source

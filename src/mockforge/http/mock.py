@@ -125,9 +125,7 @@ class SpecAnswerer:
         refused = self.validate(request, op, match.params)
         if refused is not None:
             return refused
-        return await self.respond(request, op)
-
-    async def respond(self, request: Request, op: Operation) -> Response:
+        # the answer (inline, not a method of its own: one coroutine less per request)
         plugin_id = self._plugins.get(id(op))
         if plugin_id:
             return await self.tail.finish(

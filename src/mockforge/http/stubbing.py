@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -160,16 +159,17 @@ class StubService:
             off_loop, expand = "thread", self.expand
         else:
             off_loop, expand = "", self.expand
+        plugin = definition.plugin
         return await self.tail.finish(
             request,
-            partial(match.build_response, request, expand=expand),
+            lambda: match.build_response(request, expand=expand),
             route=request.route,
-            plugin=definition.plugin,
+            plugin=plugin,
             off_loop=off_loop,
             stub_id=stub.id,
             stub_fault=definition.fault,
             delay_s=definition.delay_ms / 1000 if definition.delay_ms else None,
-            source=f"stub:{stub.id}",
+            source=f"stub:{stub.id}" if plugin else "",
         )
 
     async def near_miss_details(self, request: Request) -> list[dict[str, Any]]:
