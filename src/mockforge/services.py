@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mockforge.core.model import Response
 from mockforge.core.pipeline import FilterStep, NotFound, Pipeline, Step
 from mockforge.runtime import Runtime
 
@@ -47,7 +48,7 @@ log = logging.getLogger("mockforge")
 class SpecInUse:
     """The OpenAPI answerer serving now (None without a spec), and how a new one replaces it."""
 
-    def __init__(self, runtime: Runtime, stubs: StubService, pipeline: Pipeline, not_found: NotFound) -> None:
+    def __init__(self, runtime: Runtime, stubs: StubService, pipeline: Pipeline[Response], not_found: NotFound) -> None:
         self.runtime = runtime
         self.current: SpecAnswerer | None = None
         self._stubs = stubs
@@ -76,7 +77,7 @@ class Services:
 
     stubs: StubService
     spec: SpecInUse
-    pipeline: Pipeline
+    pipeline: Pipeline[Response]
     ws: WebSocketHub | None = None
     grpc: GrpcService | None = None
     plugins: PluginManager | None = None
@@ -150,7 +151,7 @@ async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
     if fixtures is not None:
         steps.append(fixtures)
     not_found = NotFound(stubs, cfg.core.max_near_miss_input_bytes)
-    pipeline = Pipeline(steps, not_found)
+    pipeline: Pipeline[Response] = Pipeline(steps, not_found)
     spec = SpecInUse(runtime, stubs, pipeline, not_found)
     if model is not None:
         spec.replace(spec.answerer(model))

@@ -4,6 +4,10 @@ goes through (plugin or build, then fault, then latency), written once.
     pipeline = Pipeline((filters, stubs, fixtures), final=spec_or_not_found)
     response = await pipeline.answer(request)      # never None: the final step always answers
 
+gRPC unary and client-streaming calls decide the same way (``grpc/service.py``): stubs, then
+the descriptor's generated reply; their answer is which stub replies, not a ``Response``, so a
+pipeline is generic in what its steps answer.
+
 Order (issue #13): request filters (plugins) -> stubs -> recorded fixtures -> [state, next issue]
 -> spec/descriptor answer -> not found. A step is anything with ``async answer(request) ->
 Response | None``; ``None`` hands the request to the next step. The tuple of steps is decided
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from mockforge.core.faults import FaultPolicy, FaultSpec, apply_fault
 from mockforge.core.model import Request, Response
@@ -32,6 +36,8 @@ from mockforge.core.responses import detail, error_response
 
 __all__ = [
     "AnswerTail",
+    "Concludes",
+    "Decides",
     "FilterStep",
     "FinalStep",
     "NearMisses",
@@ -43,16 +49,25 @@ __all__ = [
 ]
 
 
-class Step(Protocol):
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Decides(Protocol[T_co]):
     """One deciding step: an answer, or ``None`` to let the next step decide."""
 
-    async def answer(self, request: Request) -> Response | None: ...
+    async def answer(self, request: Request) -> T_co | None: ...
 
 
-class FinalStep(Protocol):
-    """The last step: always answers (a spec route or the 404)."""
+class Concludes(Protocol[T_co]):
+    """The last step: always answers (a spec route, a descriptor's generated reply, the 404)."""
 
-    async def answer(self, request: Request) -> Response: ...
+    async def answer(self, request: Request) -> T_co: ...
+
+
+#: The HTTP steps answer a ``Response``; gRPC's answer which stub replies (``grpc/service.py``).
+Step = Decides[Response]
+FinalStep = Concludes[Response]
 
 
 class PluginHost(Protocol):
@@ -77,21 +92,21 @@ class RouteValidator(Protocol):
     def validate_route(self, request: Request) -> Response | None: ...
 
 
-class Pipeline:
+class Pipeline(Generic[T]):
     """The deciding steps, in order, and the final one. ``replace_final`` is the one change
     made while serving (hot reload of a spec): a single assignment, so a request sees the old or
     the new final step, never a mix."""
 
     __slots__ = ("final", "steps")
 
-    def __init__(self, steps: Sequence[Step], final: FinalStep) -> None:
-        self.steps: tuple[Step, ...] = tuple(steps)
+    def __init__(self, steps: Sequence[Decides[T]], final: Concludes[T]) -> None:
+        self.steps: tuple[Decides[T], ...] = tuple(steps)
         self.final = final
 
-    def replace_final(self, final: FinalStep) -> None:
+    def replace_final(self, final: Concludes[T]) -> None:
         self.final = final
 
-    async def answer(self, request: Request) -> Response:
+    async def answer(self, request: Request) -> T:
         for step in self.steps:
             answered = await step.answer(request)
             if answered is not None:

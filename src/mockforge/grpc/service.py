@@ -35,6 +35,7 @@ from mockforge.core.templating import TemplateContext
 from mockforge.errors import ProtoError, StubError
 from mockforge.grpc.compiler import load_descriptor_set
 from mockforge.grpc.datagen import MessageGenerator, seeded_rng
+from mockforge.grpc.decide import unary_pipeline
 from mockforge.grpc.stubs import STATUS_NAMES, GrpcStub, MethodInfo, StubStore, parse_stub, prune_unset
 from mockforge.runtime import Runtime
 
@@ -139,6 +140,8 @@ class GrpcService:
         self.seed = runtime.config.core.seed
         self.pool = pool
         self.stubs = StubStore()
+        #: stubs -> the descriptor's generated reply (``decide.py``; unary and client streams)
+        self.pipeline = unary_pipeline(self.stubs)
         self.methods: dict[str, MethodInfo] = {}
         self._service_names: list[str] = []
         for svc in services:
@@ -462,9 +465,8 @@ class _Call:
         msg = await self._recv()
         if msg is None:
             msg = self.info.input_type()
-        body = self._use_request(msg)
-        stub = self.svc.stubs.find(self.info.path, body, self.request.headers.to_dict())
-        await self._answer(stub, received=1)
+        self._use_request(msg)
+        await self._answer(await self._decide(), received=1)
 
     async def _client_stream(self) -> None:
         received = 0
@@ -472,9 +474,13 @@ class _Call:
         while (msg := await self._recv()) is not None:
             received += 1
             last = msg
-        body = self._use_request(last if last is not None else self.info.input_type())
-        stub = self.svc.stubs.find(self.info.path, body, self.request.headers.to_dict())
-        await self._answer(stub, received=received)
+        self._use_request(last if last is not None else self.info.input_type())
+        await self._answer(await self._decide(), received=received)
+
+    async def _decide(self) -> GrpcStub | None:
+        """The stub that replies, or None for the descriptor's generated reply (``decide.py``)."""
+        decided = await self.svc.pipeline.answer(self.request)
+        return decided if isinstance(decided, GrpcStub) else None
 
     async def _bidi(self) -> None:
         received = 0
