@@ -1,10 +1,8 @@
 """The architecture rules of issue 13, as tests: each fails when its rule breaks.
 
 The counting lives in ``benchmarks/architecture_report.py`` (which prints the same findings);
-these tests assert each count is 0. Rules that other parts of issue 13 fix in parallel are
-marked ``xfail(strict=True)`` with the part that fixes them: once merged the test passes, the
-strict mark then fails, and the lead drops the mark. The first tests check the counter itself
-on a small made-up package, so a rule cannot pass because the counter went blind.
+these tests assert each count is 0. The first tests check the counter itself on a small made-up
+package, so a rule cannot pass because the counter went blind.
 """
 
 from __future__ import annotations
@@ -15,8 +13,6 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -101,12 +97,10 @@ def test_no_runtime_import_cycle() -> None:
     assert arch.import_cycles(MODULES, with_type_checking=False) == []
 
 
-@pytest.mark.xfail(strict=True, reason="fixed by pipeline at merge (http/app <-> http/admin <-> http/mock)")
 def test_no_import_cycle_under_type_checking_either() -> None:
     assert arch.import_cycles(MODULES, with_type_checking=True) == []
 
 
-@pytest.mark.xfail(strict=True, reason="fixed by pipeline at merge (typed services record)")
 def test_no_string_keyed_service_lookup() -> None:
     assert arch.service_lookups(MODULES) == []
 

@@ -263,7 +263,7 @@ def test_a_full_family_folds_new_label_sets_into_overflow() -> None:
 def test_attach_metrics_publishes_the_service_and_listens_to_the_log() -> None:
     rt = make_runtime()
     metrics = attach_metrics(rt)
-    assert rt.services["metrics"] is metrics
+    assert rt.metrics is metrics
     assert metrics.on_entry in rt.log.listeners
     log_http(rt, "DELETE", "/pets/1", 204, route="/pets/{id}")
     assert metrics.requests == {("http", "DELETE", "/pets/{id}", 204): 1}

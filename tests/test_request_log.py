@@ -64,3 +64,38 @@ def test_bytes_per_entry_is_about_a_kilobyte() -> None:
     per_entry = (tracemalloc.get_traced_memory()[0] - before) / 1000
     tracemalloc.stop()
     assert 300 < per_entry < 1500, per_entry
+
+
+def test_one_builder_a_recorded_entry_reads_the_same_as_one_built_at_once() -> None:
+    """HTTP records (settled on read) and WebSocket/gRPC entries (``entry_for``) come from the
+    same ``capture``: the same exchange gives the same entry, id and timestamp aside."""
+    import msgspec
+
+    log = RequestLog(10, max_body_bytes=8, max_header_bytes=40, redact=["x-secret"])
+    headers = [("Authorization", "Bearer t"), ("x-secret", "s"), ("Accept", "*/*"), ("X-Long", "v" * 60)]
+    request = req(body="héllo wörld".encode(), headers=headers)
+    request.route = "/pets/{id}"
+    response = Response(status=201, body=b"\xc3\xa9" * 40, source="stub:s1")
+    built = log.entry_for(request, response, 1.23456, response_bytes=80)
+    log.record(request, response, 1.23456, 80)
+    recorded = log.snapshot()[-1]
+    assert type(recorded) is type(built)
+    a, b = msgspec.to_builtins(built), msgspec.to_builtins(recorded)
+    for key in ("id", "timestamp"):
+        a.pop(key), b.pop(key)
+    assert a == b
+    assert built.truncated and built.body_truncated and built.body_excerpt == "héllo w"
+    assert built.response_excerpt == "é" * 4 and built.duration_ms == 1.235
+    assert built.headers["authorization"] == "<redacted>" and built.headers["x-secret"] == "<redacted>"
+    assert log.headers_truncated == 2
+
+
+def test_listeners_see_the_final_fields_before_the_entry_is_read() -> None:
+    log = RequestLog(10)
+    seen: list[tuple[str, int, str, float, str]] = []
+    log.logged.subscribe(lambda e: seen.append((e.protocol, e.status, e.status_text, e.duration_ms, e.matched)))
+    log.record(req(), Response(status=404, source="mockforge"), 2.0, 0)
+    grpc = Request(protocol="grpc", method="pkg.S/M", path="/pkg.S/M")
+    log.record(grpc, Response(status=5, source="spec"), 1.0, 0, status=5, status_text="NOT_FOUND")
+    assert seen == [("http", 404, "Not Found", 2.0, "mockforge"), ("grpc", 5, "NOT_FOUND", 1.0, "spec")]
+    assert [e.status_text for e in log.snapshot()] == ["Not Found", "NOT_FOUND"]

@@ -46,14 +46,12 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from mockforge.core.model import LogEntry, Request, Response
-from mockforge.core.responses import error_response
+from mockforge.core.model import LogEntry, Response
 
 if TYPE_CHECKING:
-    from mockforge.core.connection import UpgradedConnection
-    from mockforge.runtime import Runtime
+    from mockforge.core.request_log import RequestLog
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -111,11 +109,12 @@ def grpc_error_kind(code: int, matched: str) -> str | None:
 class Metrics:
     """Counters for every family; fed by the request log and by explicit calls.
 
-    ``runtime.log.listeners.append(metrics.on_entry)`` is done by ``attach_metrics``.
+    Subscribes to the log's ``ExchangeLogged`` event when created; the runtime creates one.
     """
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, log: RequestLog) -> None:
+        self.log = log
+        log.logged.subscribe(self.on_entry)
         self.max_series = MAX_SERIES
         self.requests: dict[_Key4, int] = {}
         self.durations: dict[tuple[str, str], list[float]] = {}
@@ -316,7 +315,7 @@ class Metrics:
         )
         yield _counter("mockforge_plugin_calls", "Plugin calls by outcome.", ("plugin", "outcome"), self.plugin_calls)
 
-        log = self.runtime.log
+        log = self.log
         yield GaugeMetricFamily("mockforge_request_log_entries", "Entries in the request log.", value=len(log))
         yield CounterMetricFamily(
             "mockforge_request_log_evicted", "Entries evicted from the full request log.", value=log.evicted
@@ -346,46 +345,11 @@ class _Collector:
         return self.metrics.families()
 
 
-def attach_metrics(runtime: Runtime) -> Metrics:
-    """Create the metrics, feed them from the request log, publish as ``services["metrics"]``."""
-    metrics = Metrics(runtime)
-    runtime.log.listeners.append(metrics.on_entry)
-    runtime.services["metrics"] = metrics
-    return metrics
+class _HasMetrics(Protocol):
+    @property
+    def metrics(self) -> Metrics: ...
 
 
-class MetricsApp:
-    """The separate metrics listener (``observability.metrics``): ``GET {path}``, ``/health``,
-    404 otherwise. Scrapes are not written to the request log."""
-
-    def __init__(self, runtime: Runtime, path: str = "/metrics") -> None:
-        self.runtime = runtime
-        self.path = path
-        self.max_body_bytes = 64 * 1024
-        self.metrics: Metrics = runtime.services.get("metrics") or attach_metrics(runtime)
-        self.metrics.registry()  # the listener is on: pay the import now, not at the first scrape
-
-    async def handle(self, request: Request) -> Response:
-        from mockforge.http.app import HEALTH_PATHS, health_response
-
-        path = request.path
-        if path == self.path:
-            if request.method not in ("GET", "HEAD"):
-                return error_response(405, "method_not_allowed", f"use GET {self.path}", headers=[("allow", "GET")])
-            return self.metrics.render()
-        kind = HEALTH_PATHS.get(path)
-        if kind is not None:
-            return health_response(self.runtime, kind)
-        return error_response(404, "not_found", f"nothing at {path} on the metrics listener (try GET {self.path})")
-
-    def wants_upgrade(self, request: Request) -> bool:
-        return False
-
-    async def upgrade(self, request: Request, conn: UpgradedConnection) -> Response | None:
-        return error_response(404, "not_found", "the metrics listener accepts no upgrades")
-
-    def error_response(self, status: int, code: str, message: str) -> Response:
-        return error_response(status, code, message)
-
-    def log_exchange(self, request: Request, response: Response, started: float, sent: int) -> None:
-        return None
+def attach_metrics(runtime: _HasMetrics) -> Metrics:
+    """The runtime's metrics (created with it and fed by its request log)."""
+    return runtime.metrics

@@ -1,9 +1,12 @@
-"""The live state of one running mock: config, request log, readiness, bound ports and the
-per-protocol services. Listeners and the admin API read it; nothing here imports a protocol
-library, so a protocol's service is attached only when that protocol is configured.
+"""The live state of one running mock: config, request log, metrics, readiness, bound ports and
+what listeners attach as they bind. Listeners and the admin API read it; nothing here imports a
+protocol library or an adapter. The per-protocol services are not here: they are the typed
+``services.Services`` record the server builds from the config (a service gets what it needs at
+construction, so no lookup by name is left).
 
     rt = Runtime(config)
     rt.log.append(entry)
+    rt.metrics.in_flight("http", 1)
     rt.ports["http"]            # filled as listeners bind
 """
 
@@ -12,13 +15,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from mockforge.config import Config
 from mockforge.core.files import FileRoots
 from mockforge.core.limits import DocumentLimits, set_request_json_depth
 from mockforge.core.request_log import RequestLog
+from mockforge.metrics import Metrics
 from mockforge.version import __version__
+
+
+class Counters(Protocol):
+    """A listener's refusal counters (``http.protocol.ServerState``), read by ``/stats``."""
+
+    def counters(self) -> dict[str, int]: ...
 
 
 class Runtime:
@@ -42,9 +52,15 @@ class Runtime:
         self.ports: dict[str, int] = {}
         #: True once everything configured has loaded and every listener is bound
         self.ready = False
-        #: Services attached by the server when their protocol is configured (typed loosely on
-        #: purpose: the core must not import them). Keys: "ws", "grpc", "plugins", "fixtures", "metrics".
-        self.services: dict[str, Any] = {}
+        #: Always on (GET /__mockforge/metrics); counts every log entry, prometheus_client loads
+        #: at the first scrape.
+        self.metrics = Metrics(self.log)
+        # ---- attached late, as listeners bind (typed homes, read by /__mockforge/stats) ----
+        #: HTTP listener name -> its shared state (what the wire limits refused)
+        self.wire_counters: dict[str, Counters] = {}
+        #: Admin requests refused, by reason; one dict shared by every listener's admin guard
+        #: (filled by ``http.admin_guard.new_refusal_counts`` on first use).
+        self.admin_refused: dict[str, int] = {}
         #: Hooks run on reset (per-test isolation, POST /__mockforge/reset).
         self.reset_hooks: list[Callable[[], None]] = []
 

@@ -25,6 +25,10 @@ from mockforge.http.app import HEALTH_PATHS, HttpMockApp
 from mockforge.http.protocol import HttpListener, ServerState
 from mockforge.http.wire_limits import WireLimits
 from mockforge.runtime import Runtime
+from mockforge.services import Services, build_services
+
+if TYPE_CHECKING:
+    from mockforge.openapi.model import ApiModel
 
 if TYPE_CHECKING:
     from mockforge.http.mock import SpecAnswerer
@@ -38,10 +42,12 @@ class Server:
         self.config = config
         self.runtime = Runtime(config)
         self.app: HttpMockApp | None = None
+        #: What this server runs (typed; built by ``start``).
+        self.services: Services | None = None
         self._listeners: list[tuple[str, HttpListener]] = []
         #: The bounds every HTTP listener puts on its clients, decided once (docs/CONFIG.md).
         self.wire_limits = WireLimits.from_config(config.http, HEALTH_PATHS)
-        self._grpc: Any = None
+        self._grpc_stopped = False
         self._watch_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self._started = False
@@ -55,35 +61,27 @@ class Server:
         cfg = self.config
         rt = self.runtime
         check_exposure(cfg)  # an admin surface off loopback without a token: refuse or warn
-        spec = self._load_spec()
-        self._attach_services()
-        self.app = HttpMockApp(rt, spec)
-        if spec is not None:
-            spec.app = self.app
-        if cfg.grpc_enabled():
-            from mockforge.grpc.service import GrpcService
-
-            self._grpc = await GrpcService.create(rt)
-            rt.services["grpc"] = self._grpc
+        services = self.services = await build_services(rt, self._load_spec())
+        self.app = HttpMockApp(rt, services)
         try:
             await self._listen("http", self.app, cfg.http.host, cfg.http.port)
             ws_port = cfg.ws_listener_port()
-            if ws_port is not None and "ws" in rt.services:
+            if ws_port is not None and services.ws is not None:
                 from mockforge.ws.listener import WsOnlyApp
 
-                await self._listen("ws", WsOnlyApp(rt.services["ws"]), cfg.websocket.host or cfg.http.host, ws_port)
-            if self._grpc is not None:
+                await self._listen("ws", WsOnlyApp(services.ws), cfg.websocket.host or cfg.http.host, ws_port)
+            if services.grpc is not None:
                 host = cfg.grpc.host or cfg.http.host
                 try:
-                    rt.ports["grpc"] = await self._grpc.start(host, cfg.grpc_listener_port())
+                    rt.ports["grpc"] = await services.grpc.start(host, cfg.grpc_listener_port())
                 except OSError as exc:
                     raise self._listen_error("grpc", host, cfg.grpc_listener_port(), exc) from None
             admin_port = cfg.admin_listener_port()
             if admin_port is not None:
-                await self._listen("admin", HttpMockApp(rt, spec, admin_only=True), cfg.admin.host, admin_port)
+                await self._listen("admin", HttpMockApp(rt, services, admin_only=True), cfg.admin.host, admin_port)
             metrics_port = cfg.metrics_listener_port()
-            if metrics_port is not None and "metrics" in rt.services:
-                from mockforge.metrics import MetricsApp
+            if metrics_port is not None:
+                from mockforge.http.metrics_app import MetricsApp
 
                 m = cfg.observability.metrics
                 await self._listen("metrics", MetricsApp(rt, m.path), m.host, metrics_port)
@@ -97,18 +95,15 @@ class Server:
         rt.ready = True
         self._started = True
 
-    def _load_spec(self) -> Any:
-        if not self.config.http.specs:
+    def _load_spec(self) -> ApiModel | None:
+        cfg = self.config
+        if not cfg.http.specs:
             return None
-        from mockforge.http.mock import SpecAnswerer
 
         model = self.load_spec_model()
         for warning in model.warnings:
             log.warning("%s", warning)
-        answerer = SpecAnswerer(self.runtime, model)
-        for warning in getattr(answerer.planner, "warnings", []):
-            log.warning("%s", warning)
-        return answerer
+        return model
 
     # ---- reload (watch.py) --------------------------------------------------------------
     def load_spec_model(self) -> ApiModel:
@@ -125,36 +120,21 @@ class Server:
 
     @property
     def spec(self) -> SpecAnswerer | None:
-        """The spec answerer the HTTP listener serves now (None without a spec)."""
-        return self.app.spec if self.app is not None else None
+        """The spec answerer every listener serves now (None without a spec)."""
+        return self.services.spec.current if self.services is not None else None
 
     def reload_spec(self, model: ApiModel) -> SpecAnswerer:
-        """Serve ``model`` from now on, on every listener that served the previous spec (the
-        HTTP app and the separate admin listener's), and return its answerer. Building the
-        answerer may raise; then nothing was swapped and the previous spec keeps serving."""
-        from mockforge.http.mock import SpecAnswerer
-
-        answerer = SpecAnswerer(self.runtime, model)
-        app = self.app
-        old = self.spec
-        answerer.app = app
-        if app is not None:
-            app.spec = answerer
-        for _, listener in self._listeners:
-            other: Any = listener.app
-            if other is not app and old is not None and getattr(other, "spec", None) is old:
-                other.spec = answerer
+        """Serve ``model`` from now on and return its answerer. Building the answerer may raise;
+        then nothing was swapped and the previous spec keeps serving."""
+        if self.services is None:
+            raise RuntimeError("the server is not started")
+        answerer = self.services.spec.answerer(model)
+        self.services.spec.replace(answerer)  # every listener reads the spec from the services
         return answerer
-
-    def _attach_services(self) -> None:
-        """Create the services the config asks for (each imports its own libraries)."""
-        from mockforge.services import attach_services
-
-        attach_services(self.runtime)
 
     def wire_states(self) -> dict[str, ServerState]:
         """Listener name -> its shared state, whose counters (``ServerState.counters()``) say
-        what the wire limits refused. Also in ``runtime.services["http_listeners"]``."""
+        what the wire limits refused. Also in ``runtime.wire_counters``."""
         return {name: listener.state for name, listener in self._listeners}
 
     async def _listen(self, name: str, app: Any, host: str, port: int) -> None:
@@ -165,7 +145,7 @@ class Server:
             raise self._listen_error(name, host, port, exc) from None
         self._listeners.append((name, listener))
         self.runtime.ports[name] = bound
-        self.runtime.services.setdefault("http_listeners", {})[name] = listener.state
+        self.runtime.wire_counters[name] = listener.state
 
     @staticmethod
     def _listen_error(name: str, host: str, port: int, exc: OSError) -> ListenError:
@@ -185,7 +165,8 @@ class Server:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch_task
             self._watch_task = None
-        hub = rt.services.get("ws")
+        services = self.services
+        hub = services.ws if services is not None else None
         if hub is not None:
             try:
                 await hub.close_all()
@@ -193,20 +174,14 @@ class Server:
                 log.exception("closing WebSocket connections failed")
         await asyncio.gather(*(lst.stop(timeout) for _, lst in self._listeners), return_exceptions=True)
         self._listeners.clear()
-        if self._grpc is not None:
-            try:
-                await self._grpc.stop(timeout)
-            except Exception:
-                log.exception("stopping gRPC failed")
-            self._grpc = None
-        for name in ("fixtures", "plugins"):
-            svc = rt.services.get(name)
-            close = getattr(svc, "aclose", None)
-            if close is not None:
+        if services is not None:
+            if services.grpc is not None and not self._grpc_stopped:
+                self._grpc_stopped = True
                 try:
-                    await close()
+                    await services.grpc.stop(timeout)
                 except Exception:
-                    log.exception("closing %s failed", name)
+                    log.exception("stopping gRPC failed")
+            await services.aclose()
         self._stopped.set()
 
     async def wait_stopped(self) -> None:

@@ -1,17 +1,113 @@
-"""Creates the services the config asks for and attaches them to the runtime
-(``runtime.services``). Each service imports its own libraries, so what is not configured costs
-nothing: no plugins found means wasmtime is never imported, fixtures off means no HTTP client.
+"""The typed services of one server, built once at start-up from the config (``build_services``).
+
+    services = await build_services(runtime, model)   # model: the loaded OpenAPI model or None
+    services.pipeline.answer(request)                 # the HTTP answer (core/pipeline.py)
+    services.ws                                       # WebSocketHub | None (not configured)
+
+Why a frozen record and not a dict: every reader gets a type (mypy, IDEs and people see what
+``services.ws`` is), and what exists is decided once, so the request path branches on nothing
+but its tuple of pipeline steps. Each service is given what it needs when it is built (the stub
+step gets the plugin host, the fixtures get the stub service), so no service looks another up
+by name. Each imports its own libraries, so what is not configured costs nothing: no plugins
+found means wasmtime is never imported, fixtures off means no HTTP client.
+
+gRPC is built here too (its descriptors load before any listener binds); it binds after HTTP,
+and what listeners attach as they bind (their refusal counters) has its typed home on the
+runtime (``runtime.wire_counters``, ``runtime.admin_refused``).
+
+The one thing that changes while serving is the spec (hot reload): ``SpecInUse.replace`` swaps
+it in the stub validator and the pipeline's final step.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from mockforge.core.model import Response
+from mockforge.core.pipeline import FilterStep, NotFound, Pipeline, Step
 from mockforge.runtime import Runtime
 
+if TYPE_CHECKING:
+    from mockforge.grpc.service import GrpcService
+    from mockforge.http.admin_routes import AdminRoute
+    from mockforge.http.mock import SpecAnswerer
+    from mockforge.http.stubbing import StubService
+    from mockforge.openapi.model import ApiModel
+    from mockforge.plugins.manager import PluginManager
+    from mockforge.recording.service import FixtureService
+    from mockforge.ws.hub import WebSocketHub
+
+__all__ = ["Services", "SpecInUse", "build_services"]
+
 log = logging.getLogger("mockforge")
+
+
+class SpecInUse:
+    """The OpenAPI answerer serving now (None without a spec), and how a new one replaces it."""
+
+    def __init__(self, runtime: Runtime, stubs: StubService, pipeline: Pipeline[Response], not_found: NotFound) -> None:
+        self.runtime = runtime
+        self.current: SpecAnswerer | None = None
+        self._stubs = stubs
+        self._pipeline = pipeline
+        self._not_found = not_found
+
+    def answerer(self, model: ApiModel) -> SpecAnswerer:
+        """A new answerer for ``model`` sharing the tail and 404 of the one in use."""
+        from mockforge.http.mock import SpecAnswerer
+
+        answerer = SpecAnswerer(self.runtime, model, tail=self._stubs.tail, not_found=self._not_found)
+        for warning in answerer.planner.warnings:
+            log.warning("%s", warning)
+        return answerer
+
+    def replace(self, answerer: SpecAnswerer | None) -> None:
+        """Serve ``answerer`` from now on (each reader switches with one assignment)."""
+        self.current = answerer
+        self._stubs.validator = answerer
+        self._pipeline.replace_final(answerer if answerer is not None else self._not_found)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What this server runs, each typed; ``None`` when not configured."""
+
+    stubs: StubService
+    spec: SpecInUse
+    pipeline: Pipeline[Response]
+    ws: WebSocketHub | None = None
+    grpc: GrpcService | None = None
+    plugins: PluginManager | None = None
+    fixtures: FixtureService | None = None
+
+    def admin_routes(self) -> list[AdminRoute]:
+        """Every service's admin endpoints (``http/admin.py`` adds its own)."""
+        from mockforge.http.admin_routes import AdminRoute
+        from mockforge.http.admin_stubs import routes as stub_routes
+
+        out = stub_routes(self.stubs)
+        if self.ws is not None:
+            out.append(AdminRoute.prefix("ws", self.ws.admin))
+        if self.grpc is not None:
+            out.append(AdminRoute.prefix("grpc", self.grpc.admin))
+        if self.plugins is not None:
+            out.append(AdminRoute.prefix("plugins", self.plugins.admin))
+        if self.fixtures is not None:
+            out.append(AdminRoute.prefix("fixtures", self.fixtures.admin))
+            out.append(AdminRoute.prefix("logs.har", self.fixtures.admin))
+        return out
+
+    async def aclose(self) -> None:
+        """Close what holds resources (fixture writers, plugin pools); one failure stops none."""
+        for name, svc in (("fixtures", self.fixtures), ("plugins", self.plugins)):
+            if svc is not None:
+                try:
+                    await svc.aclose()
+                except Exception:
+                    log.exception("closing %s failed", name)
 
 
 def _plugins_configured(runtime: Runtime) -> bool:
@@ -21,34 +117,53 @@ def _plugins_configured(runtime: Runtime) -> bool:
     return any(Path(d).is_dir() and any(Path(d).glob("*/plugin.yaml")) for d in cfg.dirs)
 
 
-def attach_services(runtime: Runtime) -> None:
+async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
+    """Create the services the config asks for and the HTTP pipeline over them."""
     cfg = runtime.config
-    from mockforge.metrics import attach_metrics
-
-    attach_metrics(runtime)  # always on (GET /__mockforge/metrics); prometheus_client loads at the first scrape
-
-    from mockforge.http import admin_stubs
     from mockforge.http.stubbing import StubService
 
-    stubs = StubService(runtime)
-    runtime.services["stubs"] = stubs
-    runtime.services["faults"] = stubs.fault_policy
-    runtime.services["stubs_admin"] = functools.partial(admin_stubs.handle, stubs)
-    runtime.reset_hooks.append(stubs.reset)
-
+    ws = None
     if cfg.websocket.routes:
         from mockforge.ws.hub import WebSocketHub
 
-        runtime.services["ws"] = WebSocketHub(runtime)
+        ws = WebSocketHub(runtime)
 
+    plugins = None
     if _plugins_configured(runtime):
         from mockforge.plugins.manager import PluginManager
 
         plugins = PluginManager(runtime)
         plugins.load_configured()
-        runtime.services["plugins"] = plugins
 
+    stubs = StubService(runtime, plugins=plugins)
+    runtime.reset_hooks.append(stubs.reset)
+
+    fixtures = None
     if cfg.core.fixtures.mode != "off" or cfg.core.proxy.upstream or cfg.core.proxy.rules:
         from mockforge.recording.service import attach_fixtures
 
-        attach_fixtures(runtime)
+        fixtures = attach_fixtures(runtime, stubs)
+
+    steps: list[Step] = []
+    if plugins is not None and cfg.plugins.filters:
+        steps.append(FilterStep(plugins))
+    steps.append(stubs)
+    if fixtures is not None:
+        steps.append(fixtures)
+    not_found = NotFound(stubs, cfg.core.max_near_miss_input_bytes)
+    pipeline: Pipeline[Response] = Pipeline(steps, not_found)
+    spec = SpecInUse(runtime, stubs, pipeline, not_found)
+    if model is not None:
+        spec.replace(spec.answerer(model))
+
+    services = Services(stubs=stubs, spec=spec, pipeline=pipeline, ws=ws, plugins=plugins, fixtures=fixtures)
+    if cfg.grpc_enabled():
+        from mockforge.grpc.service import GrpcService
+
+        try:
+            grpc = await GrpcService.create(runtime)
+        except BaseException:  # bad protos: what was opened above is closed, then the error stands
+            await services.aclose()
+            raise
+        services = replace(services, grpc=grpc)
+    return services

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from mockforge.http.stubbing import StubService
     from mockforge.openapi.model import ApiModel
     from mockforge.runtime import Runtime
+    from mockforge.services import Services
 
 log = logging.getLogger("mockforge.watch")
 
@@ -60,6 +61,7 @@ class Reloadable(Protocol):
 
     config: Config
     runtime: Runtime
+    services: Services | None
 
     @property
     def spec(self) -> SpecAnswerer | None: ...
@@ -108,7 +110,7 @@ class Watcher:
         self.server = server
         cfg = server.config
         self.config_file = _real(cfg.source) if cfg.source else None
-        service: StubService | None = server.runtime.services.get("stubs")
+        service: StubService | None = server.services.stubs if server.services is not None else None
         self.stubs = service
         stubs_dir = service.stubs_dir if service is not None else None
         self.stubs_dir = _real(stubs_dir) if stubs_dir and os.path.isdir(stubs_dir) else None

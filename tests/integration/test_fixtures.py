@@ -104,7 +104,7 @@ def json_files(root: Path) -> list[Path]:
 
 async def drain(mock: MockServer) -> None:
     """Wait until the server's pending fixture writes are on disk (polling, with a deadline)."""
-    store = mock.runtime.services["fixtures"].store
+    store = mock.server.services.fixtures.store
     deadline = time.monotonic() + 10
     while store.pending and time.monotonic() < deadline:
         await asyncio.sleep(0.005)
@@ -411,7 +411,7 @@ def test_replay_mode_never_imports_the_http_client(tmp_path: Path) -> None:
                 urllib.request.urlopen(mock.url + "/pets/1")
             except urllib.error.HTTPError as exc:
                 assert exc.code == 404, exc.code
-            assert "fixtures" in mock.runtime.services
+            assert mock.server.services.fixtures is not None
         print("httpx" in sys.modules)
         """
     )

@@ -108,7 +108,7 @@ async def test_websocket_and_grpc_traffic_fill_their_families(tmp_path: Path) ->
             while_open = await get_metrics(client, "/__mockforge/metrics")
         await asyncio.wait_for(closed.wait(), 5)
 
-        svc = mock.runtime.services["grpc"]
+        svc = mock.server.services.grpc
         info = svc.methods["/mockforge.MockService/UnaryCall"]
         logged = entries_seen(mock, lambda e: e.protocol == "grpc")
         channel = Channel("127.0.0.1", mock.ports["grpc"])
@@ -239,9 +239,9 @@ def test_an_http_only_server_never_scraped_does_not_import_prometheus_client() -
                 await reader.readuntil(b"HTTP/1.1 200 ")
                 writer.close()
                 before = "prometheus_client" in sys.modules
-                mock.runtime.services["metrics"].render()
+                mock.runtime.metrics.render()
                 print(json.dumps({{"before_scrape": before, "after_scrape": "prometheus_client" in sys.modules,
-                                  "counted": mock.runtime.services["metrics"].by_protocol}}))
+                                  "counted": mock.runtime.metrics.by_protocol}}))
 
         asyncio.run(main())
         """

@@ -83,7 +83,6 @@ async def running(routes: list[dict[str, Any]], **limits: Any) -> AsyncIterator[
     config = build_config({"websocket": {"routes": routes, **limits}}, env={})
     runtime = Runtime(config)
     hub = WebSocketHub(runtime)
-    runtime.services["ws"] = hub
     ws_listener = HttpListener(WsOnlyApp(hub), "127.0.0.1", 0)
     http_listener = HttpListener(HttpPortApp(hub), "127.0.0.1", 0)
     ws_port = await ws_listener.start()
@@ -583,7 +582,7 @@ async def test_server_serves_websocket_routes_on_the_http_and_ws_ports(tmp_path:
             assert await recv(a) == "pushed"
     finally:
         await server.stop(timeout=1.0)
-    assert server.runtime.services["ws"].connections() == []
+    assert server.services.ws.connections() == []
 
 
 def test_building_the_hub_does_not_import_websockets() -> None:

@@ -258,7 +258,7 @@ async def test_admin_listener_insecure_starts_warns_and_checks_host(caplog: pyte
                                  headers={"Host": "evil.example"})
             assert r.status_code == 403
         # one set of counters for both listeners, for /__mockforge/stats
-        assert server.runtime.services["admin_refused"] == {"host": 2, "origin": 1, "token": 0, "content_type": 0}
+        assert server.runtime.admin_refused == {"host": 2, "origin": 1, "token": 0, "content_type": 0}
     finally:
         await server.stop()
 

@@ -189,7 +189,7 @@ def template_server(tmp_path: Path) -> Iterator[MockServer]:
 
 
 def test_template_plugin_functions_run_off_the_event_loop(template_server: MockServer) -> None:
-    pm = template_server.server.runtime.services["plugins"]
+    pm = template_server.server.services.plugins
     on_loop: list[bool] = []
     original = pm.call_template
 

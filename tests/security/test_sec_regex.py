@@ -357,7 +357,7 @@ def test_a_64kb_path_against_250_stubs_is_scored_off_the_loop_and_bounded(many_s
     """The issue's reproduction: a 64 KB path with 200 stubs blocked every client for 11 s.
     Scoring is held on an event until another client's /health has answered: on the loop, that
     could never happen."""
-    store = many_stubs.runtime.services["stubs"].store
+    store = many_stubs.server.services.stubs.store
     scoring = threading.Event()
     release = threading.Event()
     original = store.report_miss

@@ -53,7 +53,6 @@ class Mock:
 async def running(routes: list[dict[str, Any]], **limits: Any) -> AsyncIterator[Mock]:
     runtime = Runtime(build_config({"websocket": {"routes": routes, **limits}}, env={}))
     hub = WebSocketHub(runtime)
-    runtime.services["ws"] = hub
     listener = HttpListener(WsOnlyApp(hub), "127.0.0.1", 0)
     port = await listener.start()
     try:

@@ -258,7 +258,7 @@ async def test_full_listener_answers_503_but_health_still_answers() -> None:
         ]},
     }
     async with MockServer(config=config) as mock:
-        state = mock.runtime.services["http_listeners"]["http"]
+        state = mock.runtime.wire_counters["http"]
         assert mock.server.wire_states()["http"] is state and state.limits.max_connections == 3
         port = mock.ports["http"]
         slow = [await _slow_client(port) for _ in range(3)]

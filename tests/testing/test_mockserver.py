@@ -157,10 +157,10 @@ def test_reset_removes_api_stubs_scenario_state_log_and_fault() -> None:
         )
         httpx.get(mock.url + "/step")
         mock.fault(status=503)
-        assert mock.runtime.services["stubs"].scenario_store.state("flow") == "Done"
+        assert mock.server.services.stubs.scenario_store.state("flow") == "Done"
         mock.reset()
         assert [s["id"] for s in mock.stubs()] == ["cfg"]
-        assert mock.runtime.services["stubs"].scenario_store.state("flow") == "Started"
+        assert mock.server.services.stubs.scenario_store.state("flow") == "Started"
         assert mock.requests() == []
         assert httpx.get(mock.url + "/cfg").json() == "config"
 
@@ -197,7 +197,7 @@ def test_rollback_undoes_what_happened_after_the_checkpoint(mock: MockServer) ->
     assert httpx.get(mock.url + "/kept").json() == "before"
     assert httpx.get(mock.url + "/swap").json() == "old"
     assert replaced.definition is not None
-    assert mock.runtime.services["stubs"].scenario_store.state("s") == "Started"
+    assert mock.server.services.stubs.scenario_store.state("s") == "Started"
     paths = [r["path"] for r in mock.requests()]
     assert paths == ["/kept", "/added", "/kept", "/swap"]
 

@@ -57,7 +57,7 @@ def test_session_server_isolates_stubs_log_scenarios_and_faults(project: pytest.
             assert mockforge_session.requests() == []
             assert mockforge_session.stubs() == []
             assert httpx.get(mockforge_session.url + "/temp").status_code == 404
-            scenarios = mockforge_session.runtime.services["stubs"].scenario_store.list()
+            scenarios = mockforge_session.server.services.stubs.scenario_store.list()
             assert scenarios == {"s": "Started"}
             mockforge_session.verify("GET", "/temp", times=1)
         """

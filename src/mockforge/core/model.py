@@ -165,8 +165,11 @@ class Response:
         return None
 
 
-class LogEntry(msgspec.Struct, gc=False, kw_only=True):
-    """One served exchange, the same shape for every protocol (the request log's entry)."""
+class LogEntry(msgspec.Struct, gc=False):
+    """One served exchange, the same shape for every protocol (the request log's entry).
+
+    ``RequestLog.capture`` builds it with positional arguments (about 0.15 microseconds against
+    1 for keywords, on every request): keep the field order when adding a field."""
 
     id: str
     timestamp: str

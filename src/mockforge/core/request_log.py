@@ -1,11 +1,13 @@
 """The bounded request log: a ring buffer of ``LogEntry`` shared by every protocol.
 
+One entry type, one builder: ``capture`` keeps what an exchange needs cheaply (the entry's
+text fields are filled on first read, ``_settle``), for HTTP, WebSocket and gRPC alike.
 Entries are ``msgspec.Struct(gc=False)`` (not tracked by the cyclic GC), header names are
-interned and body excerpts capped, which keeps an entry near 1 KB (docs/REQUEST_LOG.md has the
-measured figure). When full, the oldest entry is evicted and counted.
+interned and body excerpts capped, which keeps an entry near 1.5 KB (docs/REQUEST_LOG.md has
+the measured figure). When full, the oldest entry is evicted and counted.
 
     log = RequestLog(max_entries=1000)
-    log.append(entry)
+    log.record(request, response, duration_ms, response_bytes)
     log.query(method="GET", path="/pets/*", limit=10)   # newest first
 """
 
@@ -23,6 +25,7 @@ from itertools import count
 from typing import Any
 from urllib.parse import parse_qs
 
+from mockforge.core.events import ExchangeLogged
 from mockforge.core.model import LogEntry, Request, Response
 from mockforge.core.regex import compile_user_regex
 
@@ -109,56 +112,25 @@ def cut_headers(items: Iterable[tuple[str, str]], limit: int) -> list[tuple[str,
     return out
 
 
+_last_ts: tuple[int, str] = (-1, "")
+
+
 def _format_ts(at: float) -> str:
+    """``at`` as RFC 3339 text; entries of the same millisecond (settled in order) share one
+    string, as entries stamped with ``now_rfc3339`` did."""
+    global _last_ts
     ms = int(at * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+    if _last_ts[0] == ms:
+        return _last_ts[1]
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+    _last_ts = (ms, text)
+    return text
 
 
-class PendingEntry:
-    """An HTTP exchange recorded cheaply and turned into a ``LogEntry`` on first read.
-
-    In a busy ring buffer most entries are evicted before anything reads them, so the work of
-    building one (header dict, redaction, query parsing, text excerpts, timestamp text) is only
-    done for entries someone looks at. It keeps only what the entry needs: body excerpts are cut
-    to ``max_logged_body_bytes`` here, and headers past ``max_logged_header_bytes`` are cut
-    (``headers_cut``; the entry then says ``truncated``). Listeners (metrics) read the same
-    attribute names as on a ``LogEntry``.
-    """
-
-    __slots__ = ("at", "body", "client", "duration_ms", "header_items", "headers_cut", "id", "matched", "method",
-                 "path", "protocol", "raw_query", "response_bytes", "response_head", "route", "status", "truncated")
-
-    def __init__(self, entry_id: str, request: Request, response: Response, duration_ms: float,
-                 response_bytes: int, limit: int, header_limit: int = 8192) -> None:
-        self.id = entry_id
-        self.at = time.time()
-        self.protocol = request.protocol
-        self.method = request.method
-        self.path = request.path
-        self.route = request.route
-        self.raw_query = request.raw_query
-        items = request.headers.raw_items()
-        size = 0
-        for k, v in items:  # inline header_bytes(): this runs for every HTTP request
-            size += len(k) + len(v)
-        self.headers_cut = size > header_limit
-        self.header_items = cut_headers(items, header_limit) if self.headers_cut else items
-        self.status = response.status
-        self.duration_ms = duration_ms
-        self.client = request.client
-        self.response_bytes = response_bytes
-        body = request.body
-        self.truncated = len(body) > limit
-        self.body = body[:limit] if self.truncated else body
-        rbody = response.body
-        # a small body is kept by reference (static answers are one shared object); a large one
-        # is cut, so an entry never holds more than a few times the excerpt size
-        self.response_head = rbody[:limit] if len(rbody) > 4 * limit else rbody
-        self.matched = response.source
-
-    @property
-    def status_text(self) -> str:
-        return _PHRASES.get(self.status, "")
+def _unsettled(entry: LogEntry) -> bool:
+    """True while an entry still holds what ``capture`` kept (its timestamp is a number)."""
+    stamp: Any = entry.timestamp
+    return type(stamp) is float
 
 
 class RequestLog:
@@ -179,15 +151,15 @@ class RequestLog:
         #: Entries whose headers were cut since start (a counter for /__mockforge/stats).
         self.headers_truncated = 0
         self._redact = frozenset(h.lower() for h in redact) | ALWAYS_REDACTED
-        self._entries: deque[LogEntry | PendingEntry] = deque(maxlen=max_entries if max_entries > 0 else 0)
+        self._entries: deque[LogEntry] = deque(maxlen=max_entries if max_entries > 0 else 0)
         self._lock = threading.Lock()
         self._ids = count(1)
         self.evicted = 0
         self.total = 0
-        #: Called with each appended entry (metrics, WS/gRPC counters); must be cheap.
-        #: Listeners get a ``LogEntry`` or a ``PendingEntry`` (same attribute names, fewer fields:
-        #: protocol, method, path, route, status, status_text, duration_ms, matched).
-        self.listeners: list[Callable[[Any], None]] = []
+        #: Published with each appended entry (metrics subscribe; ``core/events.py``).
+        self.logged = ExchangeLogged()
+        #: The subscribers of ``logged`` (the same list).
+        self.listeners: list[Callable[[LogEntry], None]] = self.logged.subscribers
         self._shared: dict[str, str] = {}
         self._dirty = False
         #: id(response body) -> (body, its excerpt); holds at most 256 bodies (static answers)
@@ -213,6 +185,70 @@ class RequestLog:
             out[k] = f"{out[k]}, {v}" if k in out and v != REDACTED else v
         return out
 
+    def capture(
+        self,
+        request: Request,
+        response: Response,
+        duration_ms: float,
+        *,
+        response_bytes: int | None = None,
+        status: int | None = None,
+        status_text: str | None = None,
+        matched: str = "",
+    ) -> LogEntry:
+        """The one builder of a log entry, for every protocol; cheap, because in a busy ring
+        buffer most entries are evicted before anything reads them.
+
+        The entry is lazy: the fields listeners read (protocol, method, path, route, status,
+        status_text, duration_ms, matched, truncated) are final, while ``timestamp`` (the time
+        as a number), ``query`` (the raw query text), ``headers`` (the header pairs, cut to
+        ``max_logged_header_bytes``), ``body_excerpt`` and ``response_excerpt`` (the bytes, cut
+        to ``max_logged_body_bytes``) hold what ``_settle`` turns into text on first read, so
+        redaction, query parsing and decoding are only done for entries someone looks at.
+        ``status``/``status_text``/``matched`` override what the response says (gRPC codes).
+        """
+        limit = self.max_body_bytes
+        items = request.headers.raw_items()
+        size = 0
+        for k, v in items:  # inline header_bytes(): this runs for every HTTP request
+            size += len(k) + len(v)
+        headers_cut = size > self.max_header_bytes
+        if headers_cut:
+            items = cut_headers(items, self.max_header_bytes)
+            self.headers_truncated += 1
+        body = request.body
+        cut = len(body) > limit
+        rbody = response.body
+        code = response.status if status is None else status
+        if status_text is None:
+            status_text = _PHRASES.get(code, "") if request.protocol != "grpc" else ""
+        raw: Any = time.time()  # settled into text on first read
+        # positional, in the field order of ``LogEntry`` (keywords cost 1 microsecond more)
+        return LogEntry(
+            str(next(self._ids)),  # id
+            raw,  # timestamp: the time as a number, text once settled
+            request.protocol,
+            request.method,
+            request.path,
+            request.route,
+            request.raw_query,  # type: ignore[arg-type]  # query: the raw text, parsed once settled
+            items,  # type: ignore[arg-type]  # headers: the pairs, redacted into a dict once settled
+            code,  # status
+            status_text,
+            int(duration_ms * 1000 + 0.5) / 1000,  # duration_ms
+            request.client,
+            len(rbody) if response_bytes is None else response_bytes,
+            # body_excerpt: the bytes, decoded once settled; one byte past the limit is kept, so
+            # the excerpt knows it was cut (and drops a character split at the cut)
+            body[:limit + 1] if cut else body,  # type: ignore[arg-type]
+            cut,  # body_truncated
+            matched or response.source,
+            # response_excerpt: a small body is kept by reference (static answers are one shared
+            # object); a large one is cut, so an entry never holds more than a few times the limit
+            rbody[:limit + 1] if len(rbody) > 4 * limit else rbody,  # type: ignore[arg-type]
+            cut or headers_cut,  # truncated
+        )
+
     def entry_for(
         self,
         request: Request,
@@ -223,109 +259,76 @@ class RequestLog:
         status: int | None = None,
         matched: str = "",
     ) -> LogEntry:
-        limit = self.max_body_bytes
-        raw = request.body
-        if not raw:
-            body, cut = "", False
-        else:
-            body, cut = excerpt(raw, limit)
-        rbody = response.body
-        if not rbody:
-            resp_excerpt = ""
-        else:
-            # static answers are the same bytes object every time: decode their excerpt once
-            key = id(rbody)
-            hit = self._excerpts.get(key)
-            if hit is not None and hit[0] is rbody:
-                resp_excerpt = hit[1]
-            else:
-                resp_excerpt = excerpt(rbody, limit)[0]
-                if len(self._excerpts) >= 256:
-                    self._excerpts.clear()
-                self._excerpts[key] = (rbody, resp_excerpt)
-        code = response.status if status is None else status
-        items = request.headers.raw_items()
-        headers_cut = header_bytes(items) > self.max_header_bytes
-        if headers_cut:
-            items = cut_headers(items, self.max_header_bytes)
-            self.headers_truncated += 1
-        return LogEntry(
-            id=str(next(self._ids)),
-            timestamp=now_rfc3339(),
-            protocol=request.protocol,
-            method=request.method,
-            path=request.path,
-            route=request.route,
-            query=request.query if request.raw_query else _NO_QUERY,
-            headers=self.redact_headers(items),
-            status=code,
-            status_text=status_text(code) if request.protocol != "grpc" else "",
-            duration_ms=int(duration_ms * 1000 + 0.5) / 1000,
-            client=request.client,
-            response_bytes=len(response.body) if response_bytes is None else response_bytes,
-            body_excerpt=body,
-            body_truncated=cut,
-            matched=matched or response.source,
-            response_excerpt=resp_excerpt,
-            truncated=cut or headers_cut,
-        )
+        """A settled entry (``capture`` then ``_settle``), for callers that read it at once."""
+        entry = self.capture(request, response, duration_ms, response_bytes=response_bytes, status=status,
+                             matched=matched)
+        self._settle_entry(entry)
+        return entry
 
-    def record(self, request: Request, response: Response, duration_ms: float, response_bytes: int) -> None:
-        """Log an HTTP exchange (the hot path): the entry is built when first read."""
-        entry = PendingEntry(str(next(self._ids)), request, response, duration_ms, response_bytes,
-                             self.max_body_bytes, self.max_header_bytes)
-        if entry.headers_cut:
-            self.headers_truncated += 1
-        self._dirty = True
-        self.append(entry)
+    def record(
+        self,
+        request: Request,
+        response: Response,
+        duration_ms: float,
+        response_bytes: int | None = None,
+        *,
+        status: int | None = None,
+        status_text: str | None = None,
+        matched: str = "",
+    ) -> None:
+        """Log one exchange (any protocol): captured now, settled when first read."""
+        self.append(self.capture(request, response, duration_ms, response_bytes=response_bytes, status=status,
+                                 status_text=status_text, matched=matched))
 
-    def _materialize(self, p: PendingEntry) -> LogEntry:
-        body, _ = excerpt(p.body, self.max_body_bytes) if p.body else ("", False)
-        resp, _ = excerpt(p.response_head, self.max_body_bytes) if p.response_head else ("", False)
-        query = parse_qs(p.raw_query, keep_blank_values=True) if p.raw_query else _NO_QUERY
-        return LogEntry(
-            id=p.id,
-            timestamp=_format_ts(p.at),
-            protocol=p.protocol,
-            method=p.method,
-            path=p.path,
-            route=p.route,
-            query=query,
-            headers=self.redact_headers(p.header_items),
-            status=p.status,
-            status_text=p.status_text,
-            duration_ms=int(p.duration_ms * 1000 + 0.5) / 1000,
-            client=p.client,
-            response_bytes=p.response_bytes,
-            body_excerpt=body,
-            body_truncated=p.truncated,
-            matched=p.matched,
-            response_excerpt=resp,
-            truncated=p.truncated or p.headers_cut,
-        )
+    def _excerpt_of(self, rbody: bytes) -> str:
+        """A response excerpt; static answers are the same bytes object every time, so theirs
+        is decoded once and shared (at most 256 bodies held)."""
+        key = id(rbody)
+        hit = self._excerpts.get(key)
+        if hit is not None and hit[0] is rbody:
+            return hit[1]
+        text = excerpt(rbody, self.max_body_bytes)[0]
+        if len(self._excerpts) >= 256:
+            self._excerpts.clear()
+        self._excerpts[key] = (rbody, text)
+        return text
+
+    def _settle_entry(self, e: LogEntry) -> None:
+        """Turn what ``capture`` kept into the entry's read form, in place."""
+        if not _unsettled(e):
+            return
+        raw: Any = e
+        e.timestamp = _format_ts(raw.timestamp)
+        query: str = raw.query
+        e.query = parse_qs(query, keep_blank_values=True) if query else _NO_QUERY
+        e.headers = self.redact_headers(raw.headers)
+        body: bytes = raw.body_excerpt
+        e.body_excerpt = excerpt(body, self.max_body_bytes)[0] if body else ""
+        rbody: bytes = raw.response_excerpt
+        e.response_excerpt = self._excerpt_of(rbody) if rbody else ""
 
     def _settle(self) -> None:
-        """Turn pending entries into ``LogEntry`` (call with the lock held)."""
+        """Settle the entries not read yet (call with the lock held)."""
         if self._dirty:
-            entries = self._entries
-            for i, e in enumerate(entries):
-                if type(e) is PendingEntry:
-                    entries[i] = self._materialize(e)
+            for e in self._entries:
+                if _unsettled(e):
+                    self._settle_entry(e)
             self._dirty = False
 
-    def append(self, entry: LogEntry | PendingEntry) -> None:
+    def append(self, entry: LogEntry) -> None:
+        """Add an entry (from ``capture`` or ``entry_for``) and tell the listeners."""
+        self._dirty = True
         if self.max_entries <= 0:
             self.evicted += 1
             self.total += 1
-            for fn in self.listeners:
-                fn(entry)
+            self.logged.publish(entry)
             return
         with self._lock:
             if len(self._entries) == self.max_entries:
                 self.evicted += 1
             self._entries.append(entry)
             self.total += 1
-        for fn in self.listeners:
+        for fn in self.listeners:  # ExchangeLogged.publish, inlined: this runs for every exchange
             fn(entry)
 
     def clear(self) -> None:
@@ -351,7 +354,7 @@ class RequestLog:
         """All entries, oldest first."""
         with self._lock:
             self._settle()
-            return list(self._entries)  # type: ignore[arg-type]  # settled: every item is a LogEntry
+            return list(self._entries)
 
     def query(
         self,

@@ -35,6 +35,7 @@ from mockforge.core.templating import TemplateContext
 from mockforge.errors import ProtoError, StubError
 from mockforge.grpc.compiler import load_descriptor_set
 from mockforge.grpc.datagen import MessageGenerator, seeded_rng
+from mockforge.grpc.decide import Generated, unary_pipeline
 from mockforge.grpc.stubs import STATUS_NAMES, GrpcStub, MethodInfo, StubStore, parse_stub, prune_unset
 from mockforge.runtime import Runtime
 
@@ -139,6 +140,8 @@ class GrpcService:
         self.seed = runtime.config.core.seed
         self.pool = pool
         self.stubs = StubStore()
+        #: stubs -> the descriptor's generated reply (``decide.py``; unary and client streams)
+        self.pipeline = unary_pipeline(self.stubs)
         self.methods: dict[str, MethodInfo] = {}
         self._service_names: list[str] = []
         for svc in services:
@@ -408,9 +411,8 @@ class _Call:
     async def run(self) -> None:
         from grpclib.exceptions import GRPCError, StreamTerminatedError
 
-        metrics = self.svc.runtime.services.get("metrics")
-        if metrics is not None:
-            metrics.in_flight("grpc", 1)
+        metrics = self.svc.runtime.metrics
+        metrics.in_flight("grpc", 1)
         try:
             if self.info.client_streaming and self.info.server_streaming:
                 await self._bidi()
@@ -463,9 +465,8 @@ class _Call:
         msg = await self._recv()
         if msg is None:
             msg = self.info.input_type()
-        body = self._use_request(msg)
-        stub = self.svc.stubs.find(self.info.path, body, self.request.headers.to_dict())
-        await self._answer(stub, received=1)
+        self._use_request(msg)
+        await self._answer(await self._decide(), received=1)
 
     async def _client_stream(self) -> None:
         received = 0
@@ -473,9 +474,13 @@ class _Call:
         while (msg := await self._recv()) is not None:
             received += 1
             last = msg
-        body = self._use_request(last if last is not None else self.info.input_type())
-        stub = self.svc.stubs.find(self.info.path, body, self.request.headers.to_dict())
-        await self._answer(stub, received=received)
+        self._use_request(last if last is not None else self.info.input_type())
+        await self._answer(await self._decide(), received=received)
+
+    async def _decide(self) -> GrpcStub | None:
+        """The stub that replies, or None for the descriptor's generated reply (``decide.py``)."""
+        decided = await self.svc.pipeline.answer(self.request)
+        return None if isinstance(decided, Generated) else decided
 
     async def _bidi(self) -> None:
         received = 0
@@ -595,9 +600,8 @@ class _Call:
         req.body = self.req_json
         duration = (time.perf_counter() - self.started) * 1000
         resp = Response(status=self.code, body=self.resp_json, source=self.source)
-        entry = rt.log.entry_for(req, resp, duration, status=self.code, response_bytes=self.resp_bytes)
-        entry.status_text = STATUS_NAMES.get(self.code, "UNKNOWN")
-        rt.log.append(entry)
+        rt.log.record(req, resp, duration, self.resp_bytes, status=self.code,
+                      status_text=STATUS_NAMES.get(self.code, "UNKNOWN"))
 
 
 def _as_int(value: Any, what: str) -> int:

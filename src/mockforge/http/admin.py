@@ -1,8 +1,9 @@
 """The admin API under ``/__mockforge/``, on the HTTP port and on the admin listener.
 
 This module answers the core endpoints (logs, routes, server info, spec, reset, stats, metrics)
-and hands every other subpath to the service that owns it: stubs and verification
-(``admin_stubs``), ``ws/``, ``grpc/``, ``plugins``, ``fixtures``. Every request reaching
+and holds the route table (``AdminRoutes``: method and subpath, or a first segment -> handler)
+that every service contributes rows to (``Services.admin_routes``): stubs and verification
+(``admin_stubs.routes``), ``ws/``, ``grpc/``, ``plugins``, ``fixtures``. Every request reaching
 ``AdminApi.handle`` has passed ``admin_guard.AdminGuard.check`` (Host, Origin, token, and a JSON
 or YAML content type on any body), so no handler here or in a service checks those again.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -19,13 +21,13 @@ from mockforge.config import bounds, masked
 from mockforge.core.model import Request, Response
 from mockforge.core.request_log import parse_rfc3339
 from mockforge.core.responses import detail, error_response, json_response
+from mockforge.http.admin_routes import AdminHandler, AdminRoute, AdminRoutes
 
 if TYPE_CHECKING:
-    from mockforge.http.app import HttpMockApp
     from mockforge.runtime import Runtime
+    from mockforge.services import Services
 
 PREFIX = "/__mockforge/"
-
 
 def _first(request: Request, name: str) -> str | None:
     values = request.query.get(name)
@@ -33,65 +35,60 @@ def _first(request: Request, name: str) -> str | None:
 
 
 class AdminApi:
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    """The core endpoints, and the table that sends every admin request to its handler."""
 
-    async def handle(self, request: Request, app: HttpMockApp) -> Response:
+    def __init__(self, runtime: Runtime, services: Services) -> None:
+        self.runtime = runtime
+        self.services = services
+        self.routes = AdminRoutes([*self._core_routes(), *services.admin_routes()])
+
+    def _core_routes(self) -> list[AdminRoute]:
+        def sync(fn: Callable[[Request], Response]) -> AdminHandler:
+            async def handler(request: Request, sub: str) -> Response | None:
+                return fn(request)
+
+            return handler
+
+        exact = AdminRoute.exact
+        return [
+            exact("GET", "logs", sync(self._logs)),
+            exact("DELETE", "logs", sync(self._clear_logs)),
+            exact("GET", "routes", sync(self._routes)),
+            exact("GET", "server-info", sync(lambda _: self._server_info())),
+            exact("GET", "openapi.json", lambda _r, _s: self._openapi()),
+            exact("POST", "reset", sync(self._reset)),
+            exact("GET", "logs.har", sync(self._har)),
+            exact("GET", "stats", sync(lambda _: json_response(self.stats()))),
+            exact("GET", "metrics", sync(lambda _: self.runtime.metrics.render())),
+        ]
+
+    async def handle(self, request: Request) -> Response:
         sub = request.path[len(PREFIX):] if request.path.startswith(PREFIX) else ""
         sub = sub.rstrip("/")
-        method = request.method
-        rt = self.runtime
-        if sub == "logs":
-            if method == "GET":
-                return self._logs(request)
-            if method == "DELETE":
-                rt.log.clear()
-                return json_response({"cleared": True})
-        elif sub == "routes" and method == "GET":
-            return self._routes(app)
-        elif sub == "server-info" and method == "GET":
-            return self._server_info()
-        elif sub == "openapi.json" and method == "GET":
-            return await self._openapi(app)
-        elif sub == "reset" and method == "POST":
-            for hook in rt.reset_hooks:
-                hook()
-            rt.log.clear()
-            return json_response({"reset": True})
-        elif sub == "logs.har" and method == "GET":
-            from mockforge.recording.har import export_har
-
-            host = f"{rt.config.http.host}:{rt.ports.get('http')}"
-            return json_response(export_har(rt.log.snapshot(), default_host=host, version=rt.version))
-        elif sub == "stats" and method == "GET":
-            return json_response(self.stats())
-        elif sub == "metrics" and method == "GET":
-            metrics = rt.services.get("metrics")
-            if metrics is not None:
-                result: Response = metrics.render()
-                return result
-        # subpaths owned by services
-        handler_owner = self._owner(sub)
-        if handler_owner is not None:
-            answered: Response | None = await handler_owner(request, sub)
+        handler = self.routes.find(request.method, sub)
+        if handler is not None:
+            answered = await handler(request, sub)
             if answered is not None:
                 return answered
-        return error_response(404, "not_found", f"no admin endpoint {method} {request.path}")
+        return error_response(404, "not_found", f"no admin endpoint {request.method} {request.path}")
 
-    def _owner(self, sub: str) -> Any:
-        services = self.runtime.services
-        head = sub.split("/", 1)[0]
-        if head == "ws" and "ws" in services:
-            return services["ws"].admin
-        if head == "grpc" and "grpc" in services:
-            return services["grpc"].admin
-        if head == "plugins" and "plugins" in services:
-            return services["plugins"].admin
-        if head in ("fixtures", "logs.har") and "fixtures_admin" in services:
-            return services["fixtures_admin"]
-        if "stubs_admin" in services:
-            return services["stubs_admin"]
-        return None
+    def _clear_logs(self, request: Request) -> Response:
+        self.runtime.log.clear()
+        return json_response({"cleared": True})
+
+    def _reset(self, request: Request) -> Response:
+        rt = self.runtime
+        for hook in rt.reset_hooks:
+            hook()
+        rt.log.clear()
+        return json_response({"reset": True})
+
+    def _har(self, request: Request) -> Response:
+        from mockforge.recording.har import export_har
+
+        rt = self.runtime
+        host = f"{rt.config.http.host}:{rt.ports.get('http')}"
+        return json_response(export_har(rt.log.snapshot(), default_host=host, version=rt.version))
 
     # ---- endpoints --------------------------------------------------------------------
     def _logs(self, request: Request) -> Response:
@@ -137,15 +134,13 @@ class AdminApi:
         )
         return json_response({"entries": msgspec.to_builtins(entries), "evicted": rt.log.evicted})
 
-    def _routes(self, app: HttpMockApp) -> Response:
-        spec = app.spec
+    def _routes(self, request: Request) -> Response:
+        spec = self.services.spec.current
         routes = spec.routes_info() if spec is not None else []
-        stubs = self.runtime.services.get("stubs")
-        stub_routes = stubs.routes_info() if stubs is not None and hasattr(stubs, "routes_info") else []
-        return json_response({"routes": routes, "stubs": stub_routes})
+        return json_response({"routes": routes, "stubs": self.services.stubs.routes_info()})
 
-    async def _openapi(self, app: HttpMockApp) -> Response:
-        spec = app.spec
+    async def _openapi(self) -> Response:
+        spec = self.services.spec.current
         if spec is None:
             return error_response(404, "no_spec", "no OpenAPI document is loaded")
         from mockforge.openapi.loader import combined_document
@@ -179,9 +174,8 @@ class AdminApi:
         except OSError:
             pass
         cfg = rt.config
-        metrics = rt.services.get("metrics")
         # since start, from the metrics counters (the log forgets what it evicts)
-        since_start: dict[str, Any] = metrics.totals() if metrics is not None else {}
+        since_start: dict[str, Any] = rt.metrics.totals()
         return {
             "uptime_s": rt.uptime_s(),
             "requests_total": rt.log.total,
@@ -198,21 +192,20 @@ class AdminApi:
 
     def _refused(self) -> dict[str, Any]:
         """What the bounds refused or cut since start, per surface (docs/SECURITY.md)."""
-        services = self.runtime.services
+        rt = self.runtime
+        services = self.services
         out: dict[str, Any] = {
-            "http": {name: state.counters() for name, state in services.get("http_listeners", {}).items()},
-            "admin": dict(services.get("admin_refused", {})),
-            "log": {"headers_truncated": self.runtime.log.headers_truncated},
+            "http": {name: state.counters() for name, state in rt.wire_counters.items()},
+            "admin": dict(rt.admin_refused),
+            "log": {"headers_truncated": rt.log.headers_truncated},
         }
-        stubs = services.get("stubs")
-        if stubs is not None:
-            out["near_misses"] = {"capped": stubs.store.near_misses_capped,
-                                  "scored_off_loop": stubs.store.near_misses_off_loop}
-        hub = services.get("ws")
+        store = services.stubs.store
+        out["near_misses"] = {"capped": store.near_misses_capped, "scored_off_loop": store.near_misses_off_loop}
+        hub = services.ws
         if hub is not None:
             out["websocket"] = {"connections_refused": hub.connections_refused,
                                 "slow_readers_closed": hub.slow_readers_closed}
-        grpc = services.get("grpc")
+        grpc = services.grpc
         if grpc is not None:
             out["grpc"] = {"connections_refused": grpc.connections_refused}
         return out

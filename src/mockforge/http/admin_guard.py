@@ -53,11 +53,8 @@ YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "
 ADMIN_METHODS = "GET, POST, PUT, DELETE"
 ADMIN_HEADERS = "authorization, content-type"
 PREFLIGHT_MAX_AGE = "600"
-#: ``runtime.services`` key of the refusal counters every listener's guard shares (for stats).
-REFUSED_KEY = "admin_refused"
-
-
 def new_refusal_counts() -> dict[str, int]:
+    """The refusal counters every listener's guard shares (``runtime.admin_refused``, for stats)."""
     return {"host": 0, "origin": 0, "token": 0, "content_type": 0}
 
 

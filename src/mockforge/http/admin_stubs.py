@@ -18,6 +18,7 @@ when the content type says so (``admin_guard`` has already refused any other con
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Protocol
 from urllib.parse import unquote
 
@@ -34,6 +35,7 @@ from mockforge.core.scenarios import ScenarioStates
 from mockforge.core.stubs import SOURCE_API, StubStore, parse_stub, parse_stubs
 from mockforge.core.verification import verify, verify_sequence
 from mockforge.errors import MockforgeError
+from mockforge.http.admin_routes import AdminRoute
 
 
 class StubsAdminContext(Protocol):
@@ -98,6 +100,15 @@ def _not_allowed(request: Request, allowed: str) -> Response:
 
 def _not_found(what: str) -> Response:
     return error_response(404, "not_found", what)
+
+
+#: The first path segments ``handle`` serves (its rows in the admin route table).
+HEADS = ("stubs", "verify", "near-misses", "unmatched", "scenarios", "faults")
+
+
+def routes(ctx: StubsAdminContext) -> list[AdminRoute]:
+    """This module's rows of the admin route table, answering from ``ctx``."""
+    return [AdminRoute.prefix(head, partial(handle, ctx)) for head in HEADS]
 
 
 async def handle(ctx: StubsAdminContext, request: Request, subpath: str) -> Response | None:

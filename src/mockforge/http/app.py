@@ -1,13 +1,13 @@
-"""What the HTTP port answers, top to bottom (the HTTP side of the pipeline):
+"""What the HTTP port answers, top to bottom. This module keeps the wire concerns only:
 
     /__mockforge/* admin (own guard and CORS) -> CORS preflight -> health
-    -> request filters (plugins) -> stubs -> replay fixtures
-    -> OpenAPI route (validate, respond, template, plugin)
-    -> latency and faults -> 404 with the closest stubs and routes
+    -> 426 for a plain GET on a WebSocket path
+    -> the answer pipeline (``core/pipeline.py``: filters -> stubs -> fixtures -> spec -> 404)
+    -> errors mapped to the common error shape
 
 The wire itself (framing, transport faults) is ``protocol.py``; the admin API is ``admin.py``
-and who may call it is ``admin_guard.py``. The permissive ``http.cors`` answers never apply to
-admin paths: their CORS comes only from ``admin.cors_origins``.
+and who may call it is ``admin_guard.py``. No pipeline step is handed this app. The permissive
+``http.cors`` answers never apply to admin paths: their CORS comes only from ``admin.cors_origins``.
 """
 
 from __future__ import annotations
@@ -15,17 +15,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mockforge.core.connection import UpgradedConnection
 from mockforge.core.limits import JsonTooDeep
 from mockforge.core.model import Request, Response
 from mockforge.core.responses import detail, error_response, json_response
-from mockforge.http.admin_guard import REFUSED_KEY, AdminGuard, admin_open_on, new_refusal_counts
+from mockforge.http.admin import AdminApi
+from mockforge.http.admin_guard import AdminGuard, admin_open_on, new_refusal_counts
 
 if TYPE_CHECKING:
     from mockforge.http.mock import SpecAnswerer
     from mockforge.runtime import Runtime
+    from mockforge.services import Services
 
 log = logging.getLogger("mockforge.http")
 
@@ -54,21 +56,22 @@ def health_response(runtime: Runtime, kind: str) -> Response:
 class HttpMockApp:
     """The app behind the HTTP port (and the admin listener, with ``admin_only``)."""
 
-    def __init__(self, runtime: Runtime, spec: SpecAnswerer | None, *, admin_only: bool = False) -> None:
-        from mockforge.http.admin import AdminApi
-
+    def __init__(self, runtime: Runtime, services: Services, *, admin_only: bool = False) -> None:
         self.runtime = runtime
-        self.spec = spec
+        self.services = services
+        self.pipeline = services.pipeline
+        self.ws = None if admin_only else services.ws
         self.admin_only = admin_only
         cfg = runtime.config
         self.max_body_bytes = cfg.http.max_body_bytes
-        self.admin = AdminApi(runtime)
-        self._metrics: Any = None if admin_only else runtime.services.get("metrics")
+        self.admin = AdminApi(runtime, services)
+        self._metrics = None if admin_only else runtime.metrics
         host = cfg.admin.host if admin_only else cfg.http.host
         # The admin paths on a non-loopback HTTP host need a token (or admin.insecure), else are off.
         self.admin_open = admin_open_on(cfg, host, admin_only=admin_only)
-        refused = runtime.services.setdefault(REFUSED_KEY, new_refusal_counts())
-        self.admin_guard = AdminGuard(cfg, host, refused=refused)
+        if not runtime.admin_refused:
+            runtime.admin_refused.update(new_refusal_counts())
+        self.admin_guard = AdminGuard(cfg, host, refused=runtime.admin_refused)
         cors = cfg.http.cors
         self.cors = cors.enabled and not admin_only
         self._cors_origins = set(cors.origins)
@@ -78,6 +81,11 @@ class HttpMockApp:
         self._cors_credentials = cors.credentials
         self._cors_max_age = str(cors.max_age_ms // 1000)
 
+    @property
+    def spec(self) -> SpecAnswerer | None:
+        """The OpenAPI answerer in use (``services.spec``; hot reload replaces it there)."""
+        return self.services.spec.current
+
     # ---- HttpApp protocol ------------------------------------------------------------
     def error_response(self, status: int, code: str, message: str) -> Response:
         return error_response(status, code, message)
@@ -85,14 +93,17 @@ class HttpMockApp:
     def wants_upgrade(self, request: Request) -> bool:
         if self.admin_only:
             return False
+        hub = self.ws
+        if hub is None:
+            return False
         upgrade = (request.headers.get("upgrade") or "").lower()
-        hub = self.runtime.services.get("ws")
-        return upgrade == "websocket" and hub is not None and bool(hub.wants(request.path))
+        return upgrade == "websocket" and hub.wants(request.path)
 
     async def upgrade(self, request: Request, conn: UpgradedConnection) -> Response | None:
-        hub = self.runtime.services["ws"]
-        result: Response | None = await hub.upgrade(request, conn)
-        return result
+        hub = self.ws
+        if hub is None:
+            return error_response(404, "not_found", f"no WebSocket endpoint at {request.path}")
+        return await hub.upgrade(request, conn)
 
     def log_exchange(self, request: Request, response: Response, started: float, sent: int) -> None:
         if response.source in ("admin", "health"):
@@ -129,53 +140,24 @@ class HttpMockApp:
         if self.cors and request.method == "OPTIONS" and request.headers.get("access-control-request-method"):
             return self._preflight(request)
         kind = HEALTH_PATHS.get(path)
-        if kind is not None and (self.admin_only or self.spec is None or not self.spec.defines(path)):
+        if kind is not None and not self._spec_defines(path):
             resp = health_response(self.runtime, kind)
             resp.source = "health"
             return resp
         if self.admin_only:
             return error_response(404, "not_found", f"no admin endpoint at {path}")
-        hub = self.runtime.services.get("ws")
+        hub = self.ws
         if request.method == "GET" and hub is not None and hub.wants(path):
             return error_response(426, "upgrade_required", f"{path} is a WebSocket endpoint", None,
                                   [("upgrade", "websocket")])
-        return await self.mock(request)
+        return await self.pipeline.answer(request)
 
-    async def mock(self, request: Request) -> Response:
-        """The mock answer: filters, stubs, fixtures, spec route, 404."""
-        services = self.runtime.services
-        plugins = services.get("plugins")
-        if plugins is not None and self.runtime.config.plugins.filters:
-            denied: Response | None = await plugins.filter_request(request, None)
-            if denied is not None:
-                return denied
-        stubs = services.get("stubs")
-        if stubs is not None and len(stubs.store):
-            answered: Response | None = await stubs.answer(request, self)
-            if answered is not None:
-                return answered
-        fixtures = services.get("fixtures")
-        if fixtures is not None:
-            replayed: Response | None = await fixtures.answer(request)
-            if replayed is not None:
-                return replayed
-        if self.spec is not None:
-            return await self.spec.answer(request)
-        return await self.not_found(request, [])
-
-    async def not_found(self, request: Request, closest_routes: list[str]) -> Response:
-        details: list[dict[str, Any]] = []
-        stubs = self.runtime.services.get("stubs")
-        if stubs is not None:
-            details.extend(await stubs.near_miss_details(request))
-        for route in closest_routes:
-            details.append(detail("route", f"closest route: {route}"))
-        path = request.path
-        cap = self.runtime.config.core.max_near_miss_input_bytes
-        if len(path) > cap:  # a hostile path is not echoed whole
-            path = f"{path[:cap]}... ({len(path)} characters)"
-        message = f"no stub or route matches {request.method} {path}"
-        return error_response(404, "not_found", message, details)
+    def _spec_defines(self, path: str) -> bool:
+        """Whether the spec in use answers ``path`` itself (then a health path is the spec's)."""
+        if self.admin_only:
+            return False
+        spec = self.services.spec.current
+        return spec is not None and spec.defines(path)
 
     async def _admin(self, request: Request) -> Response:
         """An admin path: off, or guarded (Host, Origin, token, body type), then the admin API."""
@@ -186,7 +168,7 @@ class HttpMockApp:
         if refused is not None:
             resp = refused
         else:
-            resp = await self.admin.handle(request, self)
+            resp = await self.admin.handle(request)
         guard.add_cors(request, resp)
         return resp
 

@@ -1,15 +1,16 @@
-"""The OpenAPI step of the HTTP pipeline: route, validate, choose the answer, apply templates,
-plugins, latency and faults. Everything per operation is prepared once and cached.
+"""The OpenAPI step of the HTTP pipeline (its final step, ``core/pipeline.py``): route, validate,
+choose the answer and render its templates; the shared tail (``AnswerTail``) then runs the
+plugin or the build, the fault and the latency. Everything per operation is prepared once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mockforge.core.model import Request, Response
+from mockforge.core.pipeline import AnswerTail, NotFound
 from mockforge.core.responses import detail, error_response
 from mockforge.openapi.model import ApiModel, Operation
 from mockforge.openapi.responses import ResponseChoice, ResponsePlanner
@@ -18,10 +19,14 @@ from mockforge.openapi.validation import RequestValidator
 
 if TYPE_CHECKING:
     from mockforge.core.templating import Template
-    from mockforge.http.app import HttpMockApp
     from mockforge.runtime import Runtime
 
 log = logging.getLogger("mockforge.http")
+
+
+def _no_build() -> Response:
+    """The build of a route a plugin answers (never called: the plugin's answer is used)."""
+    return Response(status=500, source="spec")
 
 
 def _target(request: Request) -> str:
@@ -30,14 +35,17 @@ def _target(request: Request) -> str:
 
 
 class SpecAnswerer:
-    """Answers requests from the loaded OpenAPI model.
+    """Answers requests from the loaded OpenAPI model (the final step of the HTTP pipeline).
 
-    ``app`` is set by the server once the HTTP app exists (for the shared 404 builder).
+    ``tail``: plugin or build, fault, latency (shared with the stub step); ``not_found``: the 404
+    with the closest stubs and routes, for a request no route matches.
     """
 
-    def __init__(self, runtime: Runtime, model: ApiModel) -> None:
+    def __init__(self, runtime: Runtime, model: ApiModel, *, tail: AnswerTail, not_found: NotFound) -> None:
         cfg = runtime.config
         self.runtime = runtime
+        self.tail = tail
+        self.not_found = not_found
         self.model = model
         self.routes = RouteTable(model.operations)
         self.planner = ResponsePlanner(model, seed=cfg.core.seed, dynamic=cfg.http.dynamic_data)
@@ -56,7 +64,6 @@ class SpecAnswerer:
             self._modes[id(op)] = self.validation.overrides.get(op.key, self.validation.mode)
             plugin = op.extensions.get("x-mockforge-plugin") or self._plugin_routes.get(op.key)
             self._plugins[id(op)] = str(plugin) if plugin else None
-        self.app: HttpMockApp | None = None
         runtime.log.add_redacted_headers(model.api_key_headers)
 
     def defines(self, path: str) -> bool:
@@ -111,47 +118,32 @@ class SpecAnswerer:
                 [detail("method", f"allowed: {allow}")], [("allow", allow)],
             )
         if not isinstance(match, Matched):
-            closest = list(getattr(match, "closest", []))
-            if self.app is not None:
-                return await self.app.not_found(request, closest)
-            return error_response(404, "not_found", f"no route matches {request.method} {request.path}")
+            return await self.not_found.answer(request, list(getattr(match, "closest", [])))
         op = match.operation
         request.route = match.template
         request.path_params = match.params
         refused = self.validate(request, op, match.params)
         if refused is not None:
             return refused
-        return await self.respond(request, op)
-
-    async def respond(self, request: Request, op: Operation) -> Response:
-        rt = self.runtime
-        faults = rt.services.get("faults")
-        delay = faults.latency_for(op.operation_id, op.tags) if faults is not None else 0.0
+        # the answer (inline, not a method of its own: one coroutine less per request)
         plugin_id = self._plugins.get(id(op))
         if plugin_id:
-            plugins = rt.services.get("plugins")
-            if plugins is None:
-                return error_response(500, "plugin_unavailable", f"plugin '{plugin_id}' is not loaded")
-            resp: Response = await plugins.generate_response(str(plugin_id), request, op.key)
-        else:
-            choice = self.planner.for_operation(op).respond(request.headers, request.path)
-            if not isinstance(choice, ResponseChoice):
-                return error_response(
-                    400, "unknown_example_or_status", str(getattr(choice, "message", choice)),
-                    [detail("header.prefer", str(getattr(choice, "message", choice)))],
-                )
-            if self.template_expand and "plugins" in rt.services and self._calls_plugin_functions(choice):
-                # {{plugin.ID.NAME}} tokens: a plugin call must not run on the event loop
-                resp = await rt.services["plugins"].build_off_loop(partial(self._to_response, request, choice))
-            else:
-                resp = self._to_response(request, choice)
-        if faults is not None:
-            decision = faults.fault_for(op.operation_id, op.tags)
-            if decision is not None:
-                resp = faults.apply_fault(decision, resp)
-        if delay > 0:
-            await asyncio.sleep(delay)
-        return resp
+            return await self.tail.finish(
+                request, _no_build, route=op.key, plugin=plugin_id, operation_id=op.operation_id, tags=op.tags
+            )
+        choice = self.planner.for_operation(op).respond(request.headers, request.path)
+        if not isinstance(choice, ResponseChoice):
+            return error_response(
+                400, "unknown_example_or_status", str(getattr(choice, "message", choice)),
+                [detail("header.prefer", str(getattr(choice, "message", choice)))],
+            )
+        off_loop = ""
+        if self.template_expand and self.tail.plugins is not None and self._calls_plugin_functions(choice):
+            off_loop = "plugins"  # {{plugin.ID.NAME}} tokens: not on the event loop
+        return await self.tail.finish(
+            request, partial(self._to_response, request, choice), off_loop=off_loop,
+            operation_id=op.operation_id, tags=op.tags,
+        )
 
     def _to_response(self, request: Request, choice: ResponseChoice) -> Response:
         base = self._heads.get(id(choice))

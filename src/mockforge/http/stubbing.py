@@ -1,5 +1,6 @@
-"""The stub step of the HTTP pipeline: find a stub, optionally validate the request against the
-spec route, build the answer (template, plugin), then apply the stub's fault and delay.
+"""The stub step of the HTTP pipeline (``core/pipeline.py``): find a stub, optionally validate the
+request against the spec route, then hand the answer to the shared tail (plugin or template,
+fault, delay: ``AnswerTail``).
 
 It also owns the stub/scenario/fault stores the admin API edits (``admin_stubs`` talks to this
 object through ``StubsAdminContext``), so the admin API, the Python API and hot reload share them.
@@ -9,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mockforge.core.faults import FaultPolicy, apply_fault
+from mockforge.core.faults import FaultPolicy
 from mockforge.core.files import FileRoots
 from mockforge.core.limits import DocumentLimits
 from mockforge.core.matching import set_max_distance_input
 from mockforge.core.model import Request, Response
+from mockforge.core.pipeline import AnswerTail, PluginHost, RouteValidator
 from mockforge.core.request_log import RequestLog
 from mockforge.core.scenarios import ScenarioStore
 from mockforge.core.stubs import (
@@ -32,7 +33,6 @@ from mockforge.core.stubs import (
 from mockforge.errors import StubError
 
 if TYPE_CHECKING:
-    from mockforge.http.app import HttpMockApp
     from mockforge.runtime import Runtime
 
 log = logging.getLogger("mockforge.stubs")
@@ -41,9 +41,19 @@ CONFIG_SOURCE = "config"
 
 
 class StubService:
-    def __init__(self, runtime: Runtime) -> None:
+    """The stub step (``answer``) and the stores the admin API edits.
+
+    ``plugins``: the plugin host answering ``plugin:`` stubs (None when no plugin is loaded).
+    ``validator``: what checks a ``validate: true`` stub's request against its spec route.
+    """
+
+    def __init__(
+        self, runtime: Runtime, *, plugins: PluginHost | None = None, validator: RouteValidator | None = None
+    ) -> None:
         cfg = runtime.config
         self.runtime = runtime
+        self.plugins = plugins
+        self.validator = validator
         self.scenario_store = ScenarioStore()
         self.store = InMemoryStubStore(
             self.scenario_store,
@@ -54,6 +64,8 @@ class StubService:
         )
         set_max_distance_input(cfg.core.max_near_miss_input_bytes)
         self.fault_policy = FaultPolicy(cfg.core)
+        #: Plugin or build, then fault, then delay (shared with the spec step).
+        self.tail = AnswerTail(self.fault_policy, plugins)
         self.expand = cfg.http.response_template_expand
         self.problems: list[str] = []
         self.stubs_dir: str | None = cfg.http.stubs_dir
@@ -123,8 +135,11 @@ class StubService:
         self.store.clear_reports()
 
     # ---- the pipeline step --------------------------------------------------------------
-    async def answer(self, request: Request, app: HttpMockApp) -> Response | None:
-        match = self.store.find(request)
+    async def answer(self, request: Request) -> Response | None:
+        store = self.store
+        if not len(store):
+            return None
+        match = store.find(request)
         if match is None:
             return None
         stub = match.stub
@@ -133,39 +148,29 @@ class StubService:
         if request.route is None and path is not None:
             # the stub's path (template, glob or regex text) labels the log entry and metrics
             request.route = path.text
-        if stub.validate and app.spec is not None:
-            refused = app.spec.validate_route(request)
+        if stub.validate and self.validator is not None:
+            refused = self.validator.validate_route(request)
             if refused is not None:
                 return refused
         definition = stub.response
-        if definition.plugin:
-            plugins = self.runtime.services.get("plugins")
-            if plugins is None:
-                from mockforge.core.responses import error_response
-
-                return error_response(500, "plugin_unavailable", f"plugin '{definition.plugin}' is not loaded")
-            resp: Response = await plugins.generate_response(definition.plugin, request, request.route)
-            resp.source = f"stub:{stub.id}"
-        elif self.expand and "plugins" in self.runtime.services and _calls_plugin_functions(definition):
-            # {{plugin.ID.NAME}} tokens: a plugin call must not run on the event loop
-            resp = await self.runtime.services["plugins"].build_off_loop(
-                partial(match.build_response, request, expand=True)
-            )
+        if self.plugins is not None and self.expand and _calls_plugin_functions(definition):
+            off_loop, expand = "plugins", True
         elif definition.body_file is not None:
-            # a file read blocks (disk, or a file swapped for something slow): never on the loop
-            resp = await asyncio.to_thread(match.build_response, request, expand=self.expand)
+            off_loop, expand = "thread", self.expand
         else:
-            resp = match.build_response(request, expand=self.expand)
-        if definition.fault is not None:
-            decision = self.fault_policy.stub_fault(stub.id, definition.fault)
-        else:
-            decision = self.fault_policy.fault_for(None, ())
-        if decision is not None:
-            resp = apply_fault(decision, resp)
-        delay = definition.delay_ms / 1000 if definition.delay_ms else self.fault_policy.latency_for(None, ())
-        if delay > 0:
-            await asyncio.sleep(delay)
-        return resp
+            off_loop, expand = "", self.expand
+        plugin = definition.plugin
+        return await self.tail.finish(
+            request,
+            lambda: match.build_response(request, expand=expand),
+            route=request.route,
+            plugin=plugin,
+            off_loop=off_loop,
+            stub_id=stub.id,
+            stub_fault=definition.fault,
+            delay_s=definition.delay_ms / 1000 if definition.delay_ms else None,
+            source=f"stub:{stub.id}" if plugin else "",
+        )
 
     async def near_miss_details(self, request: Request) -> list[dict[str, Any]]:
         """The 404's closest stubs; scored in a worker thread when the estimate says it can take

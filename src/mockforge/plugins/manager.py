@@ -344,9 +344,7 @@ class PluginManager:
 
     def _count(self, plugin_id: str, failure: PluginCallError | None) -> None:
         """Report one call to the metrics: ok, failed, busy or disabled."""
-        metrics = self.runtime.services.get("metrics")
-        if metrics is None:
-            return
+        metrics = self.runtime.metrics
         if failure is None:
             outcome = "ok"
         else:

@@ -10,7 +10,7 @@
 
 Sync use runs the server on its own uvloop loop in a daemon thread; async use runs it on the
 caller's loop. Every listener binds port 0. Stubs, verification and the log go through the same
-objects as the admin API (``runtime.services["stubs"]``, ``runtime.log``, ``core.verification``),
+objects as the admin API (``server.services.stubs``, ``runtime.log``, ``core.verification``),
 so there is no second implementation. The stub, scenario and log stores take locks, so the test
 thread edits them directly; what is not thread-safe (gRPC stubs) or must see the loop idle
 (verification right after an answer) is run on the server's loop.
@@ -38,6 +38,7 @@ from mockforge.core.verification import verify as verify_log
 from mockforge.server import Server
 
 if TYPE_CHECKING:
+    from mockforge.grpc.service import GrpcService
     from mockforge.http.stubbing import StubService
 
 T = TypeVar("T")
@@ -429,8 +430,13 @@ class MockServer:
             return fn()
         return fut.result(timeout=_LOOP_TIMEOUT)
 
+    def _grpc(self) -> GrpcService | None:
+        services = self.server.services
+        return services.grpc if services is not None else None
+
     def _stub_service(self) -> StubService:
-        svc: StubService | None = self.server.runtime.services.get("stubs")
+        services = self.server.services
+        svc: StubService | None = services.stubs if services is not None else None
         if svc is None:
             raise RuntimeError("the MockServer is not started: use `with MockServer(...)` or call start()")
         return svc
@@ -546,7 +552,7 @@ class MockServer:
         rt = self.runtime
 
         def take() -> Checkpoint:
-            grpc = rt.services.get("grpc")
+            grpc = self._grpc()
             return Checkpoint(
                 log_id=rt.log.last_id(),
                 stubs={s.id: s for s in svc.store.list()},
@@ -583,7 +589,7 @@ class MockServer:
             svc.fault_policy.fault = mark.fault
             store.clear_reports()
             rt.log.remove_after(mark.log_id)
-            grpc = rt.services.get("grpc")
+            grpc = self._grpc()
             if grpc is not None:
                 for stub_id, gstub in {s.id: s for s in grpc.stubs.all()}.items():
                     if mark.grpc_stubs.get(stub_id) is not gstub:

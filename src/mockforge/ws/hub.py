@@ -2,7 +2,7 @@
 ``/__mockforge/ws/*`` admin endpoints. One hub serves the HTTP port and the WS port alike.
 
     hub = WebSocketHub(runtime)          # loads and checks every route's script and rules
-    runtime.services["ws"] = hub         # the HTTP app hands it upgrades and ws/* admin calls
+    services.ws                          # the HTTP app hands it upgrades and ws/* admin calls
     await hub.send("/chat", text="hi")   # -> number of clients reached
     await hub.close_all()                # shutdown: close 1001, wait briefly, drop the rest
 
@@ -198,18 +198,14 @@ class WebSocketHub:
         session = Session(self, route, ws_request, conn, proto, f"{self._prefix}-{next(self._ids)}")
         self._sessions[session.id] = session
         self._by_path.setdefault(route.path, {})[session.id] = session
-        metrics = self.runtime.services.get("metrics")
-        if metrics is not None:
-            metrics.ws_connections(1)
+        self.runtime.metrics.ws_connections(1)
         session.open(handshake)
         return None
 
     def forget(self, session: Session) -> None:
         """Drop a closed session from the hub (its session calls this once, when it ends)."""
         if self._sessions.pop(session.id, None) is not None:
-            metrics = self.runtime.services.get("metrics")
-            if metrics is not None:
-                metrics.ws_connections(-1)
+            self.runtime.metrics.ws_connections(-1)
         on_path = self._by_path.get(session.path)
         if on_path is not None:
             on_path.pop(session.id, None)

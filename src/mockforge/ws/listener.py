@@ -58,4 +58,4 @@ class WsOnlyApp:
     def log_exchange(self, request: Request, response: Response, started: float, sent: int) -> None:
         log = self.hub.runtime.log
         duration = (time.perf_counter() - started) * 1000
-        log.append(log.entry_for(request, response, duration, response_bytes=sent))
+        log.record(request, response, duration, sent)

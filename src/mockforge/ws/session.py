@@ -429,7 +429,7 @@ class Session:
         )
         rlog = self.hub.runtime.log
         resp = Response(status=status, source=self.route.source)
-        rlog.append(rlog.entry_for(entry_req, resp, duration_ms, status=status, response_bytes=0))
+        rlog.record(entry_req, resp, duration_ms, 0, status=status)
 
     def describe(self) -> dict[str, object]:
         return {
