@@ -104,6 +104,12 @@ def similarity_distance(expected: str, actual: str) -> float:
         return 1e-3
     if len(a) * len(b) <= _DIFFLIB_CELLS:
         return 1.0 - difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    head, tail = common_affix(a, b)
+    return max(1e-3, 1.0 - 2.0 * (head + tail) / (len(a) + len(b)))
+
+
+def common_affix(a: str, b: str) -> tuple[int, int]:
+    """The lengths of the common prefix and of the common suffix after it: ("pets", "pest") -> (2, 0)."""
     n = min(len(a), len(b))
     head = 0
     while head < n and a[head] == b[head]:
@@ -111,5 +117,5 @@ def similarity_distance(expected: str, actual: str) -> float:
     tail = 0
     while tail < n - head and a[-1 - tail] == b[-1 - tail]:
         tail += 1
-    return max(1e-3, 1.0 - 2.0 * (head + tail) / (len(a) + len(b)))
+    return head, tail
 

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
 
+from mockforge.core.distance import common_affix
 from mockforge.core.regex import UserRegex, compile_user_regex
 from mockforge.openapi.model import Operation
 
@@ -333,11 +334,5 @@ def _literal_cost(seg: str, key: str) -> float:
 def _typo(a: str, b: str) -> bool:
     """True when the strings differ in one short region (what is left after their common prefix
     and suffix is at most 2 characters, 1 for short words): "pest"/"pets", "order"/"orders"."""
-    n = min(len(a), len(b))
-    p = 0
-    while p < n and a[p] == b[p]:
-        p += 1
-    q = 0
-    while q < n - p and a[-1 - q] == b[-1 - q]:
-        q += 1
-    return max(len(a), len(b)) - p - q <= (1 if n < 4 else 2)
+    p, q = common_affix(a, b)
+    return max(len(a), len(b)) - p - q <= (1 if min(len(a), len(b)) < 4 else 2)
