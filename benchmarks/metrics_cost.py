@@ -34,7 +34,7 @@ async def _measure(series: int = 10_000) -> None:
     server = Server(build_config({"http": {"port": 0, "host": "127.0.0.1"}}, env={}))
     await server.start()
     try:
-        metrics: Metrics = server.runtime.services["metrics"]
+        metrics: Metrics = server.runtime.metrics
         gc.collect()
         idle = _rss_mb()
         print(
