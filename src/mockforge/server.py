@@ -41,6 +41,7 @@ class Server:
         self._watch_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self._started = False
+        self.tls: Any = None  # mockforge.tls.serving.TlsSetup when a listener has TLS
 
     @property
     def ports(self) -> dict[str, int]:
@@ -51,6 +52,10 @@ class Server:
         cfg = self.config
         rt = self.runtime
         check_exposure(cfg)  # an admin surface off loopback without a token: refuse or warn
+        if cfg.http.tls.enabled or cfg.grpc.tls.enabled:  # bad cert files: ConfigError before any bind
+            from mockforge.tls.serving import TlsSetup
+
+            self.tls = rt.services["tls"] = TlsSetup.create(cfg)
         spec = self._load_spec()
         self._attach_services()
         self.app = HttpMockApp(rt, spec)
@@ -62,16 +67,21 @@ class Server:
             self._grpc = await GrpcService.create(rt)
             rt.services["grpc"] = self._grpc
         try:
-            await self._listen("http", self.app, cfg.http.host, cfg.http.port)
+            tls = self.tls.http if self.tls is not None else None
+            await self._listen("http", self.app, cfg.http.host, cfg.http.port, None if cfg.http.tls.port else tls)
+            if tls is not None and cfg.http.tls.port is not None:  # a second, TLS-only listener
+                await self._listen("https", self.app, cfg.http.host, cfg.http.tls.port, tls)
             ws_port = cfg.ws_listener_port()
             if ws_port is not None and "ws" in rt.services:
                 from mockforge.ws.listener import WsOnlyApp
 
-                await self._listen("ws", WsOnlyApp(rt.services["ws"]), cfg.websocket.host or cfg.http.host, ws_port)
+                await self._listen("ws", WsOnlyApp(rt.services["ws"]), cfg.websocket.host or cfg.http.host, ws_port,
+                                   tls)
             if self._grpc is not None:
                 host = cfg.grpc.host or cfg.http.host
                 try:
-                    rt.ports["grpc"] = await self._grpc.start(host, cfg.grpc_listener_port())
+                    grpc_tls = self.tls.grpc.context if self.tls and self.tls.grpc else None
+                    rt.ports["grpc"] = await self._grpc.start(host, cfg.grpc_listener_port(), ssl=grpc_tls)
                 except OSError as exc:
                     raise self._listen_error("grpc", host, cfg.grpc_listener_port(), exc) from None
             admin_port = cfg.admin_listener_port()
@@ -90,6 +100,8 @@ class Server:
             from mockforge.watch import start_watching
 
             self._watch_task = start_watching(self)
+            if self.tls is not None:
+                self.tls.start_watching()
         rt.ready = True
         self._started = True
 
@@ -122,8 +134,8 @@ class Server:
         what the wire limits refused. Also in ``runtime.services["http_listeners"]``."""
         return {name: listener.state for name, listener in self._listeners}
 
-    async def _listen(self, name: str, app: Any, host: str, port: int) -> None:
-        listener = HttpListener(app, host, port, self.wire_limits)
+    async def _listen(self, name: str, app: Any, host: str, port: int, tls: Any = None) -> None:
+        listener = HttpListener(app, host, port, self.wire_limits, tls, self.config.http.tls.mode)
         try:
             bound = await listener.start()
         except OSError as exc:
@@ -150,6 +162,8 @@ class Server:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch_task
             self._watch_task = None
+        if self.tls is not None:
+            await self.tls.stop_watching()
         hub = rt.services.get("ws")
         if hub is not None:
             try:
@@ -191,5 +205,9 @@ class Server:
         for key, port in self.runtime.ports.items():
             label, host = names.get(key, (key, cfg.http.host))
             scheme = "ws" if key == "ws" else "http"
+            if key == "https" or (key in ("http", "ws") and self.tls and self.tls.http and not cfg.http.tls.port):
+                scheme = "https" if key != "ws" else "wss"
             lines.append(f"{label:<10} {scheme}://{host}:{port}" if key != "grpc" else f"{label:<10} {host}:{port}")
+        if self.tls is not None and self.tls.ca_path:
+            lines.append(f"{'CA':<10} {self.tls.ca_path} (trust it: docs/TLS.md)")
         return lines

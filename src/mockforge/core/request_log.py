@@ -125,8 +125,26 @@ class PendingEntry:
     attribute names as on a ``LogEntry``.
     """
 
-    __slots__ = ("at", "body", "client", "duration_ms", "header_items", "headers_cut", "id", "matched", "method",
-                 "path", "protocol", "raw_query", "response_bytes", "response_head", "route", "status", "truncated")
+    __slots__ = (
+        "at",
+        "body",
+        "client",
+        "client_cert",
+        "duration_ms",
+        "header_items",
+        "headers_cut",
+        "id",
+        "matched",
+        "method",
+        "path",
+        "protocol",
+        "raw_query",
+        "response_bytes",
+        "response_head",
+        "route",
+        "status",
+        "truncated",
+    )
 
     def __init__(self, entry_id: str, request: Request, response: Response, duration_ms: float,
                  response_bytes: int, limit: int, header_limit: int = 8192) -> None:
@@ -146,6 +164,7 @@ class PendingEntry:
         self.status = response.status
         self.duration_ms = duration_ms
         self.client = request.client
+        self.client_cert = request.client_cert
         self.response_bytes = response_bytes
         body = request.body
         self.truncated = len(body) > limit
@@ -268,6 +287,7 @@ class RequestLog:
             matched=matched or response.source,
             response_excerpt=resp_excerpt,
             truncated=cut or headers_cut,
+            client_cert=request.client_cert.to_dict() if request.client_cert is not None else None,
         )
 
     def record(self, request: Request, response: Response, duration_ms: float, response_bytes: int) -> None:
@@ -302,6 +322,7 @@ class RequestLog:
             matched=p.matched,
             response_excerpt=resp,
             truncated=p.truncated or p.headers_cut,
+            client_cert=p.client_cert.to_dict() if p.client_cert is not None else None,
         )
 
     def _settle(self) -> None:

@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from email.utils import formatdate
-from typing import Protocol
+from typing import Any, Protocol
 
 import httptools
 
@@ -28,6 +28,9 @@ from mockforge.core.headers import clean_header
 from mockforge.core.model import Headers, Request, Response
 from mockforge.core.request_log import status_text
 from mockforge.http.wire_limits import WireLimits
+from mockforge.tls.client_cert import ClientCert
+from mockforge.tls.client_cert import from_transport as client_cert_of
+from mockforge.tls.plain import tls_on_plain_port
 
 log = logging.getLogger("mockforge.http")
 
@@ -124,6 +127,8 @@ class ServerState:
 
     def __init__(self, limits: WireLimits | None = None) -> None:
         self.limits = limits or WireLimits()
+        #: a TLS listener: connections read their client certificate (set once by the listener)
+        self.tls = False
         self.connections: set[HttpProtocol] = set()
         #: the connection in the reserved slot (health checks only), when one is open
         self.reserved: HttpProtocol | None = None
@@ -226,6 +231,7 @@ class HttpProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.parser = httptools.HttpRequestParser(self)
         self.client = ""
+        self.client_cert: ClientCert | None = None
         self._loop = asyncio.get_running_loop()
         self._cur: _Pending | None = None
         self._queue: deque[tuple[Request | None, _Pending]] = deque()
@@ -273,6 +279,8 @@ class HttpProtocol(asyncio.Protocol):
             state.reserved = self
             self._reserved = True
         state.connections.add(self)
+        if state.tls:  # decided per listener: read the client certificate once per connection
+            self.client_cert = client_cert_of(transport)
         self._set_deadline(_IDLE, self.limits.header_timeout_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -307,6 +315,9 @@ class HttpProtocol(asyncio.Protocol):
             offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
             self._start_upgrade(data[offset:])
         except httptools.HttpParserError as exc:
+            if not self._completed and data[:1] == b"\x16":  # a TLS ClientHello on a plain port
+                tls_on_plain_port(self.transport, self.client)
+                return
             if not self._refused:
                 self._bad_request(f"malformed HTTP request: {exc}")
             return
@@ -552,6 +563,7 @@ class HttpProtocol(asyncio.Protocol):
             headers=Headers(cur.headers, lowered=True),
             body=body,
             client=self.client,
+            client_cert=self.client_cert,
         )
 
     async def _run(self) -> None:
@@ -772,8 +784,11 @@ class HttpProtocol(asyncio.Protocol):
 class HttpListener:
     """One listening socket serving an ``HttpApp``."""
 
-    def __init__(self, app: HttpApp, host: str, port: int, limits: WireLimits | None = None) -> None:
+    def __init__(self, app: HttpApp, host: str, port: int, limits: WireLimits | None = None,
+                 tls: Any = None, tls_mode: str = "tls") -> None:
         self.app = app
+        self.tls = tls  # a mockforge.tls.context.ServerTls: serve through mockforge.tls.listener
+        self.tls_mode = tls_mode
         self.host = host
         self.port = port
         self.state = ServerState(limits)
@@ -781,6 +796,16 @@ class HttpListener:
 
     async def start(self) -> int:
         loop = asyncio.get_running_loop()
+        if self.tls is not None:
+            from mockforge.tls.listener import TlsServer
+
+            self.state.tls = True
+            server = TlsServer(lambda: HttpProtocol(self.app, self.state), self.tls, mode=self.tls_mode,
+                               state=self.state, header_timeout_s=self.state.limits.header_timeout_s,
+                               max_connections=self.state.limits.max_connections)
+            self.port = await server.start(self.host, self.port)
+            self._server = server  # type: ignore[assignment]
+            return self.port
         self._server = await loop.create_server(
             lambda: HttpProtocol(self.app, self.state), self.host, self.port, backlog=2048, reuse_address=True
         )
