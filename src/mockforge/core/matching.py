@@ -44,6 +44,7 @@ from mockforge.core.limits import (
 from mockforge.core.model import Headers, LogEntry, Request
 from mockforge.core.regex import RegexError, UserRegex, compile_user_regex
 from mockforge.errors import StubError
+from mockforge.tls.matching import cert_values
 
 _WEIGHT_PATH = 10.0
 _WEIGHT_METHOD = 3.0
@@ -399,6 +400,7 @@ class MatchSubject:
         "_json_done",
         "_text",
         "body_truncated",
+        "client_cert",
         "headers",
         "method",
         "path",
@@ -431,10 +433,12 @@ class MatchSubject:
         self._json = json_value
         self._json_done = json_parsed
         self._form: dict[str, list[str]] | None = None
+        self.client_cert: Any = None  # mutual TLS: a ClientCert (live) or its dict (logged)
 
     @classmethod
     def from_request(cls, request: Request) -> MatchSubject:
         subject = cls(request.method, request.path, request.query, request.headers, request.body)
+        subject.client_cert = request.client_cert
         if request._json_parsed:
             subject._json = request._json
             subject._json_done = True
@@ -443,7 +447,7 @@ class MatchSubject:
     @classmethod
     def from_entry(cls, entry: LogEntry) -> MatchSubject:
         """Logged headers hold one value per name (repeats joined with ", ")."""
-        return cls(
+        subject = cls(
             entry.method,
             entry.path,
             entry.query,
@@ -451,6 +455,8 @@ class MatchSubject:
             entry.body_excerpt,
             body_truncated=entry.body_truncated,
         )
+        subject.client_cert = entry.client_cert
+        return subject
 
     @property
     def text(self) -> str:
@@ -813,7 +819,7 @@ class PathMatcher:
 
 # --------------------------------------------------------------------------- request pattern
 
-_PATTERN_KEYS = frozenset({"method", "path", "query", "headers", "body"})
+_PATTERN_KEYS = frozenset({"method", "path", "query", "headers", "body", "client_cert"})
 
 
 def _named_matchers(spec: Any, where: str, part: str, lower: bool) -> list[tuple[str, ValueMatcher]]:
@@ -837,7 +843,7 @@ class RequestPattern:
         p.match(MatchSubject.from_request(req)).matched
     """
 
-    __slots__ = ("body", "headers", "method", "path", "query", "spec")
+    __slots__ = ("body", "client_cert", "headers", "method", "path", "query", "spec")
 
     def __init__(
         self,
@@ -854,6 +860,7 @@ class RequestPattern:
         self.query = query
         self.headers = headers
         self.body = body
+        self.client_cert: tuple[tuple[str, ValueMatcher], ...] = ()  # mockforge.tls.matching
 
     @classmethod
     def compile(cls, spec: Any, where: str) -> RequestPattern:
@@ -864,7 +871,7 @@ class RequestPattern:
         unknown = sorted(set(spec) - _PATTERN_KEYS)
         if unknown:
             raise StubError(
-                f"unknown key {quote(unknown[0])} (known: body, headers, method, path, query)", where=where
+                f"unknown key {quote(unknown[0])} (known: body, client_cert, headers, method, path, query)", where=where
             )
         method = spec.get("method")
         if method is not None:
@@ -877,7 +884,12 @@ class RequestPattern:
         query = _named_matchers(spec.get("query"), f"{where}.query", "query", lower=False)
         headers = _named_matchers(spec.get("headers"), f"{where}.headers", "headers", lower=True)
         body = BodyMatcher.compile(spec["body"], f"{where}.body") if spec.get("body") is not None else None
-        return cls(spec, method, path, query, headers, body)
+        pattern = cls(spec, method, path, query, headers, body)
+        if spec.get("client_cert") is not None:
+            from mockforge.tls.matching import compile_client_cert
+
+            pattern.client_cert = compile_client_cert(spec["client_cert"], f"{where}.client_cert")
+        return pattern
 
     @property
     def method_key(self) -> str:
@@ -901,6 +913,8 @@ class RequestPattern:
             parts.append((_WEIGHT_PARAM, hm.match_any(headers.get_all(name))))
         if self.body is not None:
             parts.append((_WEIGHT_BODY, self.body.match(subject)))
+        for name, cm in self.client_cert:
+            parts.append((_WEIGHT_PARAM, cm.match_any(cert_values(subject.client_cert, name))))
         return combine(parts)
 
     def matches(self, subject: MatchSubject) -> bool:
@@ -914,6 +928,9 @@ class RequestPattern:
                 return False
         for name, hm in self.headers:
             if not hm.ok_any(subject.headers.get_all(name)):
+                return False
+        for name, cm in self.client_cert:
+            if not cm.ok_any(cert_values(subject.client_cert, name)):
                 return False
         return self.body is None or self.body.ok(subject)
 
