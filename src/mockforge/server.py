@@ -68,9 +68,10 @@ class Server:
             rt.services["grpc"] = self._grpc
         try:
             tls = self.tls.http if self.tls is not None else None
-            await self._listen("http", self.app, cfg.http.host, cfg.http.port, None if cfg.http.tls.port else tls)
-            if tls is not None and cfg.http.tls.port is not None:  # a second, TLS-only listener
-                await self._listen("https", self.app, cfg.http.host, cfg.http.tls.port, tls)
+            second = cfg.http.tls.port is not None  # http.tls.port: a second, TLS-only listener
+            await self._listen("http", self.app, cfg.http.host, cfg.http.port, None if second else tls)
+            if tls is not None and second:
+                await self._listen("https", self.app, cfg.http.host, cfg.http.tls.port or 0, tls)
             ws_port = cfg.ws_listener_port()
             if ws_port is not None and "ws" in rt.services:
                 from mockforge.ws.listener import WsOnlyApp
@@ -205,7 +206,7 @@ class Server:
         for key, port in self.runtime.ports.items():
             label, host = names.get(key, (key, cfg.http.host))
             scheme = "ws" if key == "ws" else "http"
-            if key == "https" or (key in ("http", "ws") and self.tls and self.tls.http and not cfg.http.tls.port):
+            if key == "https" or (key in ("http", "ws") and self.tls and self.tls.http and cfg.http.tls.port is None):
                 scheme = "https" if key != "ws" else "wss"
             lines.append(f"{label:<10} {scheme}://{host}:{port}" if key != "grpc" else f"{label:<10} {host}:{port}")
         if self.tls is not None and self.tls.ca_path:

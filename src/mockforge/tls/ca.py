@@ -91,7 +91,7 @@ class LocalCA:
     def open(cls, cache_dir: str | Path, *, create: bool = True) -> LocalCA:
         """The CA under ``cache_dir``, created on first use. ``ConfigError`` naming the folder
         when it cannot be read or made."""
-        folder = Path(cache_dir) / "tls" / "ca"
+        folder = Path(cache_dir).resolve() / "tls" / "ca"
         try:
             if not (folder / "ca.pem").exists():
                 if not create:
