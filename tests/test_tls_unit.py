@@ -135,7 +135,7 @@ def test_good_pair_and_encrypted_key_load(tmp_path: Path) -> None:
                                   "client_auth_without_ca"])
 def test_bad_tls_input_is_one_line_naming_the_file(tmp_path: Path, case: str) -> None:
     cert, key = _pair(tmp_path)
-    other_cert, other_key = _pair(tmp_path, name="other")
+    _, other_key = _pair(tmp_path, name="other")
     tls = TlsConfig(cert=cert, key=key)
     named = cert
     if case == "missing":

@@ -112,7 +112,8 @@ def _mtls_config(tmp_path: Path, client_auth: str) -> dict[str, Any]:
                          {"id": "no-cert", "priority": 2,
                           "request": {"path": "/who", "client_cert": {"subject_cn": {"absent": True}}},
                           "response": {"body_text": "anonymous"}},
-                         {"id": "other", "priority": 3, "request": {"path": "/who"}, "response": {"body_text": "someone"}},
+                         {"id": "other", "priority": 3, "request": {"path": "/who"},
+                          "response": {"body_text": "someone"}},
                      ]}}
 
 
@@ -243,13 +244,11 @@ async def test_watch_reloads_the_certificate_and_keeps_the_old_one_when_the_new_
     from mockforge.tls.ca import LocalCA
 
     ca = LocalCA.open(tmp_path / "cache")
-    first = ca.issue_client("one", tmp_path / "a")  # any leaf signed by the CA serves for the test
     cfg = {"core": {"cache_dir": str(tmp_path / "cache")},
            "http": {"tls": {"cert": str(tmp_path / "server.pem"), "key": str(tmp_path / "server-key.pem")}}}
     server_pem = ca.server_pem(["first.test"]).read_bytes()
     (tmp_path / "server.pem").write_bytes(server_pem)
     (tmp_path / "server-key.pem").write_bytes(server_pem)
-    del first
     async with MockServer(config=cfg, stubs=HELLO) as mock:
         setup = mock.server.tls
         ctx = ssl.create_default_context(cafile=str(ca.cert_path))
