@@ -237,3 +237,33 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in ("cryptography", "trus
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_a_restart_with_a_cached_certificate_does_not_import_the_certificate_library(tmp_path: Path) -> None:
+    from mockforge.tls.ca import LocalCA
+
+    cache = tmp_path / "cache"
+    LocalCA.open(cache).server_pem([])  # the first start of this cache folder
+    code = f"""
+import asyncio, ssl, sys, uvloop
+from mockforge.config import build_config
+from mockforge.server import Server
+async def main():
+    s = Server(build_config({{"core": {{"cache_dir": {str(cache)!r}}},
+                              "http": {{"port": 0, "tls": {{"auto": True}},
+                                       "routes": [{{"request": {{"path": "/x"}},
+                                                    "response": {{"body_text": "ok"}}}}]}}}},
+                            env={{}}))
+    await s.start()
+    ctx = ssl.create_default_context(cafile=s.tls.ca_path)
+    r, w = await asyncio.open_connection("127.0.0.1", s.ports["http"], ssl=ctx, server_hostname="localhost")
+    w.write(b"GET /x HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+    assert (await r.read()).endswith(b"ok")
+    await s.stop()
+uvloop.run(main())
+print(sorted(m for m in sys.modules if m.split(".")[0] == "cryptography"))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKFORGE_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -77,7 +77,7 @@ class Server:
                 from mockforge.ws.listener import WsOnlyApp
 
                 await self._listen("ws", WsOnlyApp(rt.services["ws"]), cfg.websocket.host or cfg.http.host, ws_port,
-                                   tls)
+                                   None if second else tls)
             if self._grpc is not None:
                 host = cfg.grpc.host or cfg.http.host
                 try:
@@ -198,6 +198,7 @@ class Server:
         lines = []
         names = {
             "http": ("HTTP", cfg.http.host),
+            "https": ("HTTPS", cfg.http.host),
             "ws": ("WebSocket", cfg.websocket.host or cfg.http.host),
             "grpc": ("gRPC", cfg.grpc.host or cfg.http.host),
             "admin": ("admin API", cfg.admin.host),

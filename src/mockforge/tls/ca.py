@@ -16,7 +16,6 @@ so per-test servers cost nothing noticeable; the CA itself is shared by a whole 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
 import os
 import tempfile
@@ -29,12 +28,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from mockforge.errors import ConfigError
+from mockforge.tls.peek import server_pem_name
 
 CA_NAME = "mockforge local CA"
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
 _CA_DAYS = 3650
 _LEAF_DAYS = 825
-_RENEW_BEFORE = dt.timedelta(days=1)
+RENEW_BEFORE = dt.timedelta(days=1)
+
+
+def server_names(hosts: list[str] | tuple[str, ...]) -> list[str]:
+    return list(dict.fromkeys([*DEFAULT_HOSTS, *hosts]))
 
 
 def _now() -> dt.datetime:
@@ -170,13 +174,12 @@ class LocalCA:
     def server_pem(self, hosts: list[str] | tuple[str, ...] = ()) -> Path:
         """A PEM file holding a server certificate (for the default hosts and ``hosts``) and its
         key; reused while it has more than a day left."""
-        names = list(dict.fromkeys([*DEFAULT_HOSTS, *hosts]))
-        digest = hashlib.sha256("\n".join([*names, self.cert.fingerprint(hashes.SHA256()).hex()]).encode())
-        path = self.folder.parent / f"server-{digest.hexdigest()[:16]}.pem"
+        names = server_names(hosts)
+        path = self.folder.parent / server_pem_name(self.cert.public_bytes(serialization.Encoding.PEM), names)
         if path.exists():
             try:
                 cert = x509.load_pem_x509_certificate(path.read_bytes())
-                if cert.not_valid_after_utc - _now() > _RENEW_BEFORE:
+                if cert.not_valid_after_utc - _now() > RENEW_BEFORE:
                     return path
             except ValueError:
                 pass  # damaged: issue a new one

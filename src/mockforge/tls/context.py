@@ -18,6 +18,7 @@ from pathlib import Path
 
 from mockforge.config import TlsConfig
 from mockforge.errors import ConfigError
+from mockforge.tls.peek import validity
 
 log = logging.getLogger("mockforge.tls")
 
@@ -39,20 +40,21 @@ def _read(path: str, what: str, where: str) -> bytes:
 
 def check_certificate(path: str, where: str) -> None:
     """``ConfigError`` when ``path`` holds no PEM certificate or its first one is expired or not yet valid."""
-    from cryptography import x509
-
     data = _read(path, "certificate", where)
     try:
-        certs = x509.load_pem_x509_certificates(data)
+        dates = validity(path) if b"-----BEGIN CERTIFICATE-----" in data else None
+        if dates is None:
+            from cryptography import x509
+
+            leaf = x509.load_pem_x509_certificates(data)[0]
+            dates = leaf.not_valid_before_utc, leaf.not_valid_after_utc
     except ValueError:
         raise ConfigError(f"{path} holds no PEM certificate", where=where) from None
     now = dt.datetime.now(dt.UTC)
-    leaf = certs[0]
-    if leaf.not_valid_after_utc < now:
-        raise ConfigError(f"the certificate in {path} expired on {leaf.not_valid_after_utc:%Y-%m-%d}", where=where)
-    if leaf.not_valid_before_utc > now:
-        raise ConfigError(f"the certificate in {path} is not valid before {leaf.not_valid_before_utc:%Y-%m-%d}",
-                          where=where)
+    if dates[1] < now:
+        raise ConfigError(f"the certificate in {path} expired on {dates[1]:%Y-%m-%d}", where=where)
+    if dates[0] > now:
+        raise ConfigError(f"the certificate in {path} is not valid before {dates[0]:%Y-%m-%d}", where=where)
 
 
 def _load_pair(ctx: ssl.SSLContext, cert: str, key: str | None, password: str | None, where: str) -> None:
@@ -72,6 +74,21 @@ def _load_pair(ctx: ssl.SSLContext, cert: str, key: str | None, password: str | 
         else:
             reason = f"cannot load the key {key or cert}: {exc.reason or text}"
         raise ConfigError(reason, where=f"{where}.key") from None
+
+
+def _auto_certificate(cache_dir: str, hosts: list[str]) -> tuple[str, str]:
+    """(server PEM, CA PEM) from the local CA: the cached pair without the certificate library
+    when it is still good, else the CA issues one (importing ``cryptography``)."""
+    from mockforge.tls.peek import cached_server_pem
+
+    names = list(dict.fromkeys(["localhost", "127.0.0.1", "::1", *hosts]))
+    cached = cached_server_pem(cache_dir, names, dt.timedelta(days=1))
+    if cached is not None:
+        return str(cached), str(cached.parent / "ca" / "ca.pem")
+    from mockforge.tls.ca import LocalCA
+
+    ca = LocalCA.open(cache_dir)
+    return str(ca.server_pem(hosts)), str(ca.cert_path)
 
 
 def _min_version(name: str) -> ssl.TLSVersion:
@@ -98,11 +115,8 @@ class ServerTls:
         if tls.cert is not None:
             cert, key, password = tls.cert, tls.key, tls.key_password
         elif tls.auto:
-            from mockforge.tls.ca import LocalCA
-
-            ca = LocalCA.open(cache_dir)
-            cert, key, password = str(ca.server_pem(tls.hosts)), None, None
-            ca_path = str(ca.cert_path)
+            cert, ca_path = _auto_certificate(cache_dir, tls.hosts)
+            key, password = None, None
         else:
             raise ConfigError("set cert and key, or auto: true", where=where)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
