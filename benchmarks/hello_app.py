@@ -9,7 +9,8 @@ import sys
 import uvloop
 
 from mockforge.core.model import Request, Response
-from mockforge.http.protocol import HttpListener, PlainApp
+from mockforge.http.listener import HttpListener
+from mockforge.http.protocol import PlainApp
 
 BODY = b'{"hello":"world"}'
 

@@ -29,6 +29,7 @@ BENCHMARKS = [
     ("conformance_report.py", True, 1800),
     ("pytest_plugin_bench.py", True, 900),
     ("plugin_overhead.py", True, 300),
+    ("tls_bench.py", True, 600),
 ]
 
 

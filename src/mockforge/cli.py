@@ -60,6 +60,8 @@ def main() -> None:
 @click.option("--record", "record_url", metavar="URL", help="Record mode, proxying to this upstream URL.")
 @click.option("--replay", is_flag=True, default=None, help="Replay mode: answer from recorded fixtures.")
 @click.option("--fixtures-dir", metavar="DIR", help="Fixture folder (default ./fixtures).")
+@click.option("--tls", "tls", is_flag=True, default=None,
+              help="HTTPS with a certificate from the local CA (docs/TLS.md).")
 def serve(**opts: Any) -> None:
     """Serve mocks until SIGINT/SIGTERM. Prints the bound ports on start."""
     from mockforge.config import load_config
@@ -83,6 +85,7 @@ def serve(**opts: Any) -> None:
         "observability.log_level": opts["log_level"],
         "core.fixtures.mode": opts["fixtures_mode"],
         "core.fixtures.dir": opts["fixtures_dir"],
+        "http.tls.auto": opts["tls"],
     }
     if opts["record_url"]:
         overrides["core.fixtures.mode"] = "record"
@@ -169,6 +172,9 @@ def _attach_groups() -> None:
 
     main.add_command(fixtures, "fixtures")
     main.add_command(plugin, "plugin")
+    from mockforge.tls.cli import ca
+
+    main.add_command(ca, "ca")
 
 
 _attach_groups()

@@ -53,6 +53,31 @@ class CorsConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_age_ms: int = 600_000
 
 
+class TlsConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """TLS on a listener (docs/TLS.md). On when ``cert`` or ``auto`` is given."""
+
+    #: PEM certificate (a chain may follow it) and its PEM key; ``key_password`` for an encrypted key.
+    cert: str | None = None
+    key: str | None = None
+    key_password: str | None = None
+    #: A certificate issued by the local CA in core.cache_dir, for localhost, 127.0.0.1, ::1 and ``hosts``.
+    auto: bool = False
+    hosts: list[str] = []
+    #: ``tls``: TLS only; ``both``: plain HTTP and TLS on one port, told apart by the first byte.
+    mode: Literal["tls", "both"] = "tls"
+    #: HTTP only: serve TLS on this second port and keep ``http.port`` plain.
+    port: int | None = None
+    #: PEM CA bundle that client certificates must chain to (mutual TLS).
+    client_ca: str | None = None
+    #: Default ``required`` when ``client_ca`` is given.
+    client_auth: Literal["none", "optional", "required"] | None = None
+    min_version: Literal["1.2", "1.3"] = "1.2"
+
+    @property
+    def enabled(self) -> bool:
+        return self.auto or self.cert is not None
+
+
 class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = DEFAULT_HTTP_PORT
@@ -87,6 +112,7 @@ class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
     stubs_dir: str | None = None
     watch: bool = False
     graceful_timeout_ms: int = 5000
+    tls: TlsConfig = TlsConfig()
 
 
 class WsRouteConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,6 +152,7 @@ class GrpcConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_message_bytes: int = 4 * 1024 * 1024
     #: Open connections on the gRPC listener; past it, GOAWAY and close.
     max_connections: int = 1000
+    tls: TlsConfig = TlsConfig()
 
 
 class AdminConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -165,6 +192,11 @@ class ProxyConfig(msgspec.Struct, frozen=True, kw_only=True):
     timeout_ms: int = 30_000
     headers: dict[str, str] = {}
     verify_tls: bool = True
+    #: PEM CA bundle to trust for the upstream, besides the system's.
+    ca_bundle: str | None = None
+    #: PEM client certificate (and key, when not in the same file) shown to the upstream.
+    client_cert: str | None = None
+    client_key: str | None = None
 
 
 class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -265,6 +297,7 @@ ENV_KEYS: dict[str, str] = {
     "MOCKFORGE_MAX_BODY_BYTES": "http.max_body_bytes",
     "MOCKFORGE_STUBS_DIR": "http.stubs_dir",
     "MOCKFORGE_WATCH": "http.watch",
+    "MOCKFORGE_TLS": "http.tls.auto",
     "MOCKFORGE_WS_PORT": "websocket.port",
     "MOCKFORGE_GRPC_PORT": "grpc.port",
     "MOCKFORGE_PROTO_DIR": "grpc.proto_dir",
@@ -297,6 +330,15 @@ PATH_KEYS = (
     "plugins.dirs",
     "plugins.load",
     "core.file_roots",
+    "http.tls.cert",
+    "http.tls.key",
+    "http.tls.client_ca",
+    "grpc.tls.cert",
+    "grpc.tls.key",
+    "grpc.tls.client_ca",
+    "core.proxy.ca_bundle",
+    "core.proxy.client_cert",
+    "core.proxy.client_key",
 )
 _LIST_KEYS = {
     "core.file_roots", "http.specs", "grpc.include_paths", "grpc.descriptor_sets", "plugins.dirs", "plugins.load",

@@ -22,7 +22,8 @@ from mockforge.config import Config
 from mockforge.errors import ListenError
 from mockforge.http.admin_guard import check_exposure
 from mockforge.http.app import HEALTH_PATHS, HttpMockApp
-from mockforge.http.protocol import HttpListener, ServerState
+from mockforge.http.listener import HttpListener
+from mockforge.http.protocol import ServerState
 from mockforge.http.wire_limits import WireLimits
 from mockforge.runtime import Runtime
 from mockforge.services import Services, build_services
@@ -51,6 +52,7 @@ class Server:
         self._watch_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self._started = False
+        self.tls: Any = None  # mockforge.tls.serving.TlsSetup when a listener has TLS
 
     @property
     def ports(self) -> dict[str, int]:
@@ -61,19 +63,29 @@ class Server:
         cfg = self.config
         rt = self.runtime
         check_exposure(cfg)  # an admin surface off loopback without a token: refuse or warn
+        if cfg.http.tls.enabled or cfg.grpc.tls.enabled:  # bad cert files: ConfigError before any bind
+            from mockforge.tls.serving import TlsSetup
+
+            self.tls = TlsSetup.create(cfg)
         services = self.services = await build_services(rt, self._load_spec())
         self.app = HttpMockApp(rt, services)
         try:
-            await self._listen("http", self.app, cfg.http.host, cfg.http.port)
+            tls = self.tls.http if self.tls is not None else None
+            second = cfg.http.tls.port is not None  # http.tls.port: a second, TLS-only listener
+            await self._listen("http", self.app, cfg.http.host, cfg.http.port, None if second else tls)
+            if tls is not None and second:
+                await self._listen("https", self.app, cfg.http.host, cfg.http.tls.port or 0, tls)
             ws_port = cfg.ws_listener_port()
             if ws_port is not None and services.ws is not None:
                 from mockforge.ws.listener import WsOnlyApp
 
-                await self._listen("ws", WsOnlyApp(services.ws), cfg.websocket.host or cfg.http.host, ws_port)
+                await self._listen("ws", WsOnlyApp(services.ws), cfg.websocket.host or cfg.http.host, ws_port,
+                                   None if second else tls)
             if services.grpc is not None:
                 host = cfg.grpc.host or cfg.http.host
                 try:
-                    rt.ports["grpc"] = await services.grpc.start(host, cfg.grpc_listener_port())
+                    grpc_tls = self.tls.grpc.context if self.tls and self.tls.grpc else None
+                    rt.ports["grpc"] = await services.grpc.start(host, cfg.grpc_listener_port(), ssl=grpc_tls)
                 except OSError as exc:
                     raise self._listen_error("grpc", host, cfg.grpc_listener_port(), exc) from None
             admin_port = cfg.admin_listener_port()
@@ -89,6 +101,8 @@ class Server:
                 from mockforge.watch import start_watching
 
                 self._watch_task = start_watching(self)
+                if self.tls is not None:
+                    self.tls.start_watching()
         except BaseException:  # a half-started server closes what it opened
             await self.stop(timeout=0.5)
             raise
@@ -137,8 +151,8 @@ class Server:
         what the wire limits refused. Also in ``runtime.wire_counters``."""
         return {name: listener.state for name, listener in self._listeners}
 
-    async def _listen(self, name: str, app: Any, host: str, port: int) -> None:
-        listener = HttpListener(app, host, port, self.wire_limits)
+    async def _listen(self, name: str, app: Any, host: str, port: int, tls: Any = None) -> None:
+        listener = HttpListener(app, host, port, self.wire_limits, tls, self.config.http.tls.mode)
         try:
             bound = await listener.start()
         except OSError as exc:
@@ -165,6 +179,8 @@ class Server:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch_task
             self._watch_task = None
+        if self.tls is not None:
+            await self.tls.stop_watching()
         services = self.services
         hub = services.ws if services is not None else None
         if hub is not None:
@@ -193,6 +209,7 @@ class Server:
         lines = []
         names = {
             "http": ("HTTP", cfg.http.host),
+            "https": ("HTTPS", cfg.http.host),
             "ws": ("WebSocket", cfg.websocket.host or cfg.http.host),
             "grpc": ("gRPC", cfg.grpc.host or cfg.http.host),
             "admin": ("admin API", cfg.admin.host),
@@ -201,5 +218,9 @@ class Server:
         for key, port in self.runtime.ports.items():
             label, host = names.get(key, (key, cfg.http.host))
             scheme = "ws" if key == "ws" else "http"
+            if key == "https" or (key in ("http", "ws") and self.tls and self.tls.http and cfg.http.tls.port is None):
+                scheme = "https" if key != "ws" else "wss"
             lines.append(f"{label:<10} {scheme}://{host}:{port}" if key != "grpc" else f"{label:<10} {host}:{port}")
+        if self.tls is not None and self.tls.ca_path:
+            lines.append(f"{'CA':<10} {self.tls.ca_path} (trust it: docs/TLS.md)")
         return lines

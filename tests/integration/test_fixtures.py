@@ -22,7 +22,8 @@ import pytest
 from click.testing import CliRunner
 
 from mockforge.core.model import Headers, Request, Response
-from mockforge.http.protocol import HttpListener, PlainApp
+from mockforge.http.listener import HttpListener
+from mockforge.http.protocol import PlainApp
 from mockforge.recording.cli import fixtures as fixtures_cli
 from mockforge.recording.fingerprint import FingerprintRules, fingerprint
 from mockforge.recording.store import parse_fixture

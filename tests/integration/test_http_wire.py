@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from mockforge.core.model import Request, Response
-from mockforge.http.protocol import HttpListener, PlainApp
+from mockforge.http.listener import HttpListener
+from mockforge.http.protocol import PlainApp
 
 
 class EchoApp(PlainApp):

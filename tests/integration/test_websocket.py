@@ -28,7 +28,7 @@ from mockforge.config import build_config
 from mockforge.core.connection import UpgradedConnection
 from mockforge.core.model import Request, Response
 from mockforge.core.responses import error_response
-from mockforge.http.protocol import HttpListener
+from mockforge.http.listener import HttpListener
 from mockforge.runtime import Runtime
 from mockforge.ws.hub import WebSocketHub
 from mockforge.ws.listener import WsOnlyApp

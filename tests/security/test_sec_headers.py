@@ -18,7 +18,8 @@ from mockforge.core.headers import clean_header, is_clean_value, name_problem, v
 from mockforge.core.model import Request, Response
 from mockforge.core.stubs import parse_stub
 from mockforge.errors import StubError
-from mockforge.http.protocol import HttpListener, PlainApp
+from mockforge.http.listener import HttpListener
+from mockforge.http.protocol import PlainApp
 from mockforge.testing.server import MockServer
 
 SPLIT_STUB = {

@@ -27,7 +27,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.protocol import State
 
 from mockforge.config import build_config
-from mockforge.http.protocol import HttpListener
+from mockforge.http.listener import HttpListener
 from mockforge.runtime import Runtime
 from mockforge.ws.hub import WebSocketHub
 from mockforge.ws.listener import WsOnlyApp

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from mockforge.core.model import Request, Response
-from mockforge.http.protocol import HttpListener, PlainApp
+from mockforge.http.listener import HttpListener
+from mockforge.http.protocol import PlainApp
 from mockforge.http.wire_limits import WireLimits
 from mockforge.testing.server import MockServer
 

@@ -32,6 +32,7 @@ from mockforge.core.body_matching import (
     find_values,
     parse_json_path,
 )
+from mockforge.core.cert_matching import cert_values, compile_client_cert
 from mockforge.core.distance import (
     EXACT,
     MIN_MISS,
@@ -208,7 +209,7 @@ class PathMatcher:
 
 # --------------------------------------------------------------------------- request pattern
 
-_PATTERN_KEYS = frozenset({"method", "path", "query", "headers", "body"})
+_PATTERN_KEYS = frozenset({"method", "path", "query", "headers", "body", "client_cert"})
 
 
 def _named_matchers(spec: Any, where: str, part: str, lower: bool) -> list[tuple[str, ValueMatcher]]:
@@ -232,7 +233,7 @@ class RequestPattern:
         p.match(MatchSubject.from_request(req)).matched
     """
 
-    __slots__ = ("body", "headers", "method", "path", "query", "spec")
+    __slots__ = ("body", "client_cert", "headers", "method", "path", "query", "spec")
 
     def __init__(
         self,
@@ -249,6 +250,8 @@ class RequestPattern:
         self.query = query
         self.headers = headers
         self.body = body
+        #: (field, matcher) pairs on the mutual-TLS client certificate (core/cert_matching.py)
+        self.client_cert: tuple[tuple[str, ValueMatcher], ...] = ()
 
     @classmethod
     def compile(cls, spec: Any, where: str) -> RequestPattern:
@@ -259,7 +262,8 @@ class RequestPattern:
         unknown = sorted(set(spec) - _PATTERN_KEYS)
         if unknown:
             raise StubError(
-                f"unknown key {quote(unknown[0])} (known: body, headers, method, path, query)", where=where
+                f"unknown key {quote(unknown[0])} (known: body, client_cert, headers, method, path, query)",
+                where=where,
             )
         method = spec.get("method")
         if method is not None:
@@ -272,7 +276,10 @@ class RequestPattern:
         query = _named_matchers(spec.get("query"), f"{where}.query", "query", lower=False)
         headers = _named_matchers(spec.get("headers"), f"{where}.headers", "headers", lower=True)
         body = BodyMatcher.compile(spec["body"], f"{where}.body") if spec.get("body") is not None else None
-        return cls(spec, method, path, query, headers, body)
+        pattern = cls(spec, method, path, query, headers, body)
+        if spec.get("client_cert") is not None:
+            pattern.client_cert = compile_client_cert(spec["client_cert"], f"{where}.client_cert")
+        return pattern
 
     @property
     def method_key(self) -> str:
@@ -296,6 +303,8 @@ class RequestPattern:
             parts.append((_WEIGHT_PARAM, hm.match_any(headers.get_all(name))))
         if self.body is not None:
             parts.append((_WEIGHT_BODY, self.body.match(subject)))
+        for name, cm in self.client_cert:
+            parts.append((_WEIGHT_PARAM, cm.match_any(cert_values(subject.client_cert, name))))
         return combine(parts)
 
     def matches(self, subject: MatchSubject) -> bool:
@@ -309,6 +318,9 @@ class RequestPattern:
                 return False
         for name, hm in self.headers:
             if not hm.ok_any(subject.headers.get_all(name)):
+                return False
+        for name, cm in self.client_cert:
+            if not cm.ok_any(cert_values(subject.client_cert, name)):
                 return False
         return self.body is None or self.body.ok(subject)
 

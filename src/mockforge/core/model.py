@@ -12,12 +12,15 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import msgspec
 
 from mockforge.core.limits import decode_request_json
+
+if TYPE_CHECKING:
+    from mockforge.core.client_cert import ClientCert
 
 _intern = sys.intern
 
@@ -112,6 +115,8 @@ class Request:
     client: str = ""
     path_params: dict[str, str] = field(default_factory=dict)
     route: str | None = None
+    #: The verified client certificate of a mutual-TLS connection (mockforge.core.client_cert).
+    client_cert: ClientCert | None = None
     _query: dict[str, list[str]] | None = None
     _json: Any = None
     _json_parsed: bool = False
@@ -192,3 +197,5 @@ class LogEntry(msgspec.Struct, gc=False):
     #: The entry lost data: the body excerpt was cut (``body_truncated``) or the headers were cut
     #: to ``core.max_logged_header_bytes``.
     truncated: bool = False
+    #: Subject, SANs, issuer and fingerprint of the client certificate (mutual TLS), else None.
+    client_cert: dict[str, Any] | None = None

@@ -247,6 +247,7 @@ class RequestLog:
             # object); a large one is cut, so an entry never holds more than a few times the limit
             rbody[:limit + 1] if len(rbody) > 4 * limit else rbody,  # type: ignore[arg-type]
             cut or headers_cut,  # truncated
+            None if request.client_cert is None else request.client_cert.to_dict(),  # client_cert (mTLS)
         )
 
     def entry_for(

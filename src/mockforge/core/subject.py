@@ -36,6 +36,7 @@ class MatchSubject:
         "_json_done",
         "_text",
         "body_truncated",
+        "client_cert",
         "headers",
         "method",
         "path",
@@ -68,10 +69,13 @@ class MatchSubject:
         self._json = json_value
         self._json_done = json_parsed
         self._form: dict[str, list[str]] | None = None
+        #: Mutual TLS: a ``ClientCert`` (live request) or its dict (logged entry), else None.
+        self.client_cert: Any = None
 
     @classmethod
     def from_request(cls, request: Request) -> MatchSubject:
         subject = cls(request.method, request.path, request.query, request.headers, request.body)
+        subject.client_cert = request.client_cert
         if request._json_parsed:
             subject._json = request._json
             subject._json_done = True
@@ -80,7 +84,7 @@ class MatchSubject:
     @classmethod
     def from_entry(cls, entry: LogEntry) -> MatchSubject:
         """Logged headers hold one value per name (repeats joined with ", ")."""
-        return cls(
+        subject = cls(
             entry.method,
             entry.path,
             entry.query,
@@ -88,6 +92,8 @@ class MatchSubject:
             entry.body_excerpt,
             body_truncated=entry.body_truncated,
         )
+        subject.client_cert = entry.client_cert
+        return subject
 
     @property
     def text(self) -> str:

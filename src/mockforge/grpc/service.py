@@ -218,7 +218,7 @@ class GrpcService:
                 out.append(ReflectionV1Alpha(_service_names=names, _pool=self.pool))
         return out
 
-    async def start(self, host: str, port: int) -> int:
+    async def start(self, host: str, port: int, ssl: Any = None) -> int:
         """Bind and serve; the bound port (``port`` may be 0)."""
         import h2.connection
 
@@ -244,7 +244,7 @@ class GrpcService:
             status_details_codec=_status_details_codec(),
             config=framing.server_config(limit),
         )
-        await self._server.start(host, port)
+        await self._server.start(host, port, ssl=ssl)  # ssl: an SSLContext with ALPN h2 (mockforge.tls)
         sockets = self._server._server.sockets
         bound = int(sockets[0].getsockname()[1]) if sockets else port
         self.runtime.ports["grpc"] = bound

@@ -23,12 +23,15 @@ from typing import Protocol
 
 import httptools
 
+from mockforge.core.client_cert import ClientCert
+from mockforge.core.client_cert import from_transport as client_cert_of
 from mockforge.core.connection import UpgradedConnection
 from mockforge.core.headers import clean_header
 from mockforge.core.model import Headers, Request, Response
 from mockforge.core.request_log import status_text
 from mockforge.http.upgraded import UpgradedSocket
 from mockforge.http.wire_limits import WireLimits
+from mockforge.tls.plain import tls_on_plain_port
 
 log = logging.getLogger("mockforge.http")
 
@@ -95,6 +98,8 @@ class ServerState:
 
     def __init__(self, limits: WireLimits | None = None) -> None:
         self.limits = limits or WireLimits()
+        #: a TLS listener: connections read their client certificate (set once by the listener)
+        self.tls = False
         self.connections: set[HttpProtocol] = set()
         #: the connection in the reserved slot (health checks only), when one is open
         self.reserved: HttpProtocol | None = None
@@ -197,6 +202,7 @@ class HttpProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.parser = httptools.HttpRequestParser(self)
         self.client = ""
+        self.client_cert: ClientCert | None = None
         self._loop = asyncio.get_running_loop()
         self._cur: _Pending | None = None
         self._queue: deque[tuple[Request | None, _Pending]] = deque()
@@ -244,6 +250,8 @@ class HttpProtocol(asyncio.Protocol):
             state.reserved = self
             self._reserved = True
         state.connections.add(self)
+        if state.tls:  # decided per listener: read the client certificate once per connection
+            self.client_cert = client_cert_of(transport)
         self._set_deadline(_IDLE, self.limits.header_timeout_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -278,6 +286,9 @@ class HttpProtocol(asyncio.Protocol):
             offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
             self._start_upgrade(data[offset:])
         except httptools.HttpParserError as exc:
+            if not self._completed and data[:1] == b"\x16":  # a TLS ClientHello on a plain port
+                tls_on_plain_port(self.transport, self.client)
+                return
             if not self._refused:
                 self._bad_request(f"malformed HTTP request: {exc}")
             return
@@ -523,6 +534,7 @@ class HttpProtocol(asyncio.Protocol):
             headers=Headers(cur.headers, lowered=True),
             body=body,
             client=self.client,
+            client_cert=self.client_cert,
         )
 
     async def _run(self) -> None:
@@ -738,45 +750,3 @@ class HttpProtocol(asyncio.Protocol):
         """Close now when idle; otherwise close after the in-flight answer."""
         if self.idle:
             self.transport.close()
-
-
-class HttpListener:
-    """One listening socket serving an ``HttpApp``."""
-
-    def __init__(self, app: HttpApp, host: str, port: int, limits: WireLimits | None = None) -> None:
-        self.app = app
-        self.host = host
-        self.port = port
-        self.state = ServerState(limits)
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> int:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: HttpProtocol(self.app, self.state), self.host, self.port, backlog=2048, reuse_address=True
-        )
-        sock = self._server.sockets[0]
-        self.port = int(sock.getsockname()[1])
-        return self.port
-
-    async def stop(self, timeout: float = 5.0) -> None:
-        """Stop accepting, let in-flight requests finish (within ``timeout``), then close."""
-        if self._server is None:
-            return
-        self.state.closing = True
-        self._server.close()
-        for conn in list(self.state.connections):
-            conn.shutdown()
-        deadline = time.monotonic() + timeout
-        while self.state.connections and time.monotonic() < deadline:
-            busy = [c for c in self.state.connections if not c.idle]
-            for c in list(self.state.connections):
-                if c.idle:
-                    c.transport.close()
-            if not busy:
-                break
-            await asyncio.sleep(0.02)
-        for conn in [*self.state.connections, *self.state.refusing]:
-            conn.transport.abort()
-        self._server = None
-

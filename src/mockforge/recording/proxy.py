@@ -27,6 +27,7 @@ from mockforge.config import ProxyConfig
 from mockforge.core.model import Request
 from mockforge.core.regex import RegexError, UserRegex, compile_user_regex
 from mockforge.errors import ConfigError
+from mockforge.tls.upstream import upstream_verify
 
 #: Headers that describe one connection, never forwarded (RFC 9110 section 7.6.1).
 HOP_BY_HOP = frozenset(
@@ -107,7 +108,7 @@ class Proxy:
         self._added_names = frozenset(k for k, _ in self._added)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(cfg.timeout_ms / 1000),
-            verify=cfg.verify_tls,
+            verify=upstream_verify(cfg),  # core.proxy.ca_bundle / client_cert (mockforge.tls.upstream)
             follow_redirects=False,
             trust_env=False,
         )

@@ -23,7 +23,7 @@ import pytest
 if TYPE_CHECKING:
     from mockforge.testing.server import MockServer
 
-_FIXTURES = frozenset({"mockforge", "mockforge_session"})
+_FIXTURES = frozenset({"mockforge", "mockforge_tls", "mockforge_session"})
 _MARKER_KEYS = ("spec", "config", "protos", "stubs", "seed")
 _PATH_KEYS = ("spec", "config", "protos", "stubs")
 
@@ -118,7 +118,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         names = _FIXTURES.intersection(getattr(item, "fixturenames", ()))
         if not names:
             continue
-        node = item if "mockforge" in names else None
+        node = item if names & {"mockforge", "mockforge_tls"} else None
         opts = _options(config, node)
         key = repr(sorted(opts.items()))
         if key not in checked:
@@ -135,6 +135,16 @@ def mockforge(request: pytest.FixtureRequest) -> Iterator[MockServer]:
     from mockforge.testing.server import MockServer
 
     with MockServer(**_options(request.config, request.node)) as server:
+        yield server
+
+
+@pytest.fixture
+def mockforge_tls(request: pytest.FixtureRequest) -> Iterator[MockServer]:
+    """Like ``mockforge``, over HTTPS: ``.url`` is ``https://``, ``.ca_path`` the CA to trust (one
+    local CA in the user cache folder, shared by every test and session)."""
+    from mockforge.testing.server import MockServer
+
+    with MockServer(**_options(request.config, request.node), tls=True) as server:
         yield server
 
 

@@ -76,6 +76,7 @@ def make_config(
     stubs: list[dict[str, Any]] | str | Path | None = None,
     seed: int | None = None,
     env: Mapping[str, str] | None = None,
+    tls: bool = False,
 ) -> Config:
     """A config for tests: the given file or dict, the keyword arguments, every port 0.
     ``ConfigError`` (with the file and key) when it is wrong, as ``mockforge serve`` reports it."""
@@ -94,6 +95,7 @@ def make_config(
         overrides["http.specs"] = [str(Path(s).resolve()) for s in specs]
     if protos is not None:
         overrides["grpc.proto_dir"] = str(Path(protos).resolve())
+    overrides.update(_tls_overrides(data, tls))
     if seed is not None:
         overrides["core.seed"] = seed
     if isinstance(stubs, list):
@@ -246,6 +248,21 @@ def failure_message(pattern: Mapping[str, Any], result: Mapping[str, Any], entri
     return "\n".join(lines)
 
 
+def _tls_overrides(data: Mapping[str, Any], tls: bool) -> dict[str, Any]:
+    """``tls=True``: HTTPS (and gRPC over TLS) from the local CA; a second TLS port binds 0 too."""
+    out: dict[str, Any] = {}
+    for part in ("http", "grpc"):
+        section = data.get(part)
+        given = section.get("tls") if isinstance(section, dict) else None
+        if not isinstance(given, dict):
+            given = {}
+        if tls and not given.get("cert"):
+            out[f"{part}.tls.auto"] = True
+        if part == "http" and given.get("port") is not None:
+            out["http.tls.port"] = 0
+    return out
+
+
 class MockServer:
     """A mockforge server inside the test process.
 
@@ -267,9 +284,10 @@ class MockServer:
         protos: str | Path | None = None,
         stubs: list[dict[str, Any]] | str | Path | None = None,
         seed: int | None = None,
+        tls: bool = False,
     ) -> None:
         # Bad config raises here and a bad spec or proto in start(), before any test uses them.
-        self.config = make_config(config=config, spec=spec, protos=protos, stubs=stubs, seed=seed)
+        self.config = make_config(config=config, spec=spec, protos=protos, stubs=stubs, seed=seed, tls=tls)
         self.server = Server(self.config)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -378,7 +396,36 @@ class MockServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.ports['http']}"
+        """``https://`` when HTTP has TLS (the TLS port when ``http.tls.port`` adds one)."""
+        ports = self.server.ports
+        if "https" in ports:
+            return f"https://127.0.0.1:{ports['https']}"
+        scheme = "https" if self.config.http.tls.enabled else "http"
+        return f"{scheme}://127.0.0.1:{ports['http']}"
+
+    @property
+    def ca_path(self) -> str:
+        """The PEM CA certificate clients must trust (the local CA, or the configured ``client_ca``
+        is not it: this is the CA that signed the *server* certificate when ``tls.auto``)."""
+        setup = self.server.tls
+        path = setup.ca_path if setup is not None else None
+        if path is None:
+            raise RuntimeError("this MockServer has no local-CA TLS (pass tls=True)")
+        return str(path)
+
+    def ssl_context(self, cert: str | Path | None = None, key: str | Path | None = None,
+                    *, alpn: list[str] | None = None) -> Any:
+        """An ``ssl.SSLContext`` for clients: trusts ``ca_path``, shows ``cert``/``key`` when given."""
+        from mockforge.tls.context import client_context
+
+        return client_context(self.ca_path, cert=cert, key=key, alpn=alpn)
+
+    def issue_client_cert(self, name: str, out_dir: str | Path) -> tuple[str, str]:
+        """A client certificate (CN ``name``) and key signed by the local CA, for mutual TLS tests."""
+        from mockforge.tls.ca import LocalCA
+
+        cert, key = LocalCA.open(self.config.core.cache_dir).issue_client(name, out_dir)
+        return str(cert), str(key)
 
     @property
     def admin_url(self) -> str:
@@ -389,7 +436,7 @@ class MockServer:
     @property
     def ws_url(self) -> str:
         port = self.server.ports.get("ws", self.server.ports["http"])
-        return f"ws://127.0.0.1:{port}"
+        return f"{'wss' if self.config.http.tls.enabled else 'ws'}://127.0.0.1:{port}"
 
     @property
     def grpc_target(self) -> str:

@@ -1,0 +1,67 @@
+"""One listening socket serving an ``HttpApp`` over ``http/protocol.py``: plain TCP, or TLS (and
+plain-or-TLS on one port) through ``mockforge.tls.listener`` when the listener has a context.
+Kept apart from the protocol so each module stays one concept (and under 800 lines)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from mockforge.http.protocol import HttpApp, HttpProtocol, ServerState
+from mockforge.http.wire_limits import WireLimits
+
+
+class HttpListener:
+    """One listening socket serving an ``HttpApp``."""
+
+    def __init__(self, app: HttpApp, host: str, port: int, limits: WireLimits | None = None,
+                 tls: Any = None, tls_mode: str = "tls") -> None:
+        self.app = app
+        self.tls = tls  # a mockforge.tls.context.ServerTls: serve through mockforge.tls.listener
+        self.tls_mode = tls_mode
+        self.host = host
+        self.port = port
+        self.state = ServerState(limits)
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        loop = asyncio.get_running_loop()
+        if self.tls is not None:
+            from mockforge.tls.listener import TlsServer
+
+            self.state.tls = True
+            server = TlsServer(lambda: HttpProtocol(self.app, self.state), self.tls, mode=self.tls_mode,
+                               state=self.state, header_timeout_s=self.state.limits.header_timeout_s,
+                               max_connections=self.state.limits.max_connections)
+            self.port = await server.start(self.host, self.port)
+            self._server = server  # type: ignore[assignment]
+            return self.port
+        self._server = await loop.create_server(
+            lambda: HttpProtocol(self.app, self.state), self.host, self.port, backlog=2048, reuse_address=True
+        )
+        sock = self._server.sockets[0]
+        self.port = int(sock.getsockname()[1])
+        return self.port
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop accepting, let in-flight requests finish (within ``timeout``), then close."""
+        if self._server is None:
+            return
+        self.state.closing = True
+        self._server.close()
+        for conn in list(self.state.connections):
+            conn.shutdown()
+        deadline = time.monotonic() + timeout
+        while self.state.connections and time.monotonic() < deadline:
+            busy = [c for c in self.state.connections if not c.idle]
+            for c in list(self.state.connections):
+                if c.idle:
+                    c.transport.close()
+            if not busy:
+                break
+            await asyncio.sleep(0.02)
+        for conn in [*self.state.connections, *self.state.refusing]:
+            conn.transport.abort()
+        self._server = None
+
