@@ -158,3 +158,13 @@ def test_mode_both_bounds_the_same_way() -> None:
         assert data.startswith(b"HTTP/1.1 408")
         assert httpx.get(f"http://127.0.0.1:{port}/hello").text == "still here"
         assert httpx.get(f"https://127.0.0.1:{port}/hello", verify=mock.ssl_context()).text == "still here"
+
+
+def test_stats_show_the_tls_listener_counters(tls_mock: MockServer) -> None:
+    with socket.create_connection(("127.0.0.1", tls_mock.ports["http"])) as s:
+        s.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        _read_all(s)
+    stats = httpx.get(tls_mock.admin_url + "/stats", verify=tls_mock.ssl_context()).json()
+    http = stats["refused"]["http"]["http"]
+    assert http["plain_on_tls_port"] == 1
+    assert http["tls_handshakes"] >= 1  # this very stats call came over TLS

@@ -34,6 +34,7 @@ class HttpListener:
             server = TlsServer(lambda: HttpProtocol(self.app, self.state), self.tls, mode=self.tls_mode,
                                state=self.state, header_timeout_s=self.state.limits.header_timeout_s,
                                max_connections=self.state.limits.max_connections)
+            self.state.tls_counters = server.counters
             self.port = await server.start(self.host, self.port)
             self._server = server  # type: ignore[assignment]
             return self.port

@@ -18,6 +18,7 @@ import struct
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from email.utils import formatdate
 from typing import Protocol
 
@@ -100,6 +101,8 @@ class ServerState:
         self.limits = limits or WireLimits()
         #: a TLS listener: connections read their client certificate (set once by the listener)
         self.tls = False
+        #: a TLS listener's own counters (handshakes, failures, plain clients): shown with these
+        self.tls_counters: Callable[[], dict[str, int]] | None = None
         self.connections: set[HttpProtocol] = set()
         #: the connection in the reserved slot (health checks only), when one is open
         self.reserved: HttpProtocol | None = None
@@ -140,6 +143,7 @@ class ServerState:
             "idle_closed": self.idle_closed,
             "bodies_too_large": self.bodies_too_large,
             "headers_cleaned": self.headers_cleaned,
+            **(self.tls_counters() if self.tls_counters is not None else {}),
         }
 
     def date(self) -> str:
