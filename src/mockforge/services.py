@@ -22,10 +22,11 @@ it in the stub validator and the pipeline's final step.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mockforge.core.events import ExchangeTally
 from mockforge.core.model import Response
 from mockforge.core.pipeline import FilterStep, NotFound, Pipeline, Step
 from mockforge.runtime import Runtime
@@ -82,6 +83,8 @@ class Services:
     grpc: GrpcService | None = None
     plugins: PluginManager | None = None
     fixtures: FixtureService | None = None
+    #: Exchanges since the last reset, for the admin API (subscribed to the log's ExchangeLogged).
+    tally: ExchangeTally = field(default_factory=ExchangeTally)
 
     def admin_routes(self) -> list[AdminRoute]:
         """Every service's admin endpoints (``http/admin.py`` adds its own)."""
@@ -157,6 +160,8 @@ async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
         spec.replace(spec.answerer(model))
 
     services = Services(stubs=stubs, spec=spec, pipeline=pipeline, ws=ws, plugins=plugins, fixtures=fixtures)
+    runtime.log.logged.subscribe(services.tally.on_entry)
+    runtime.reset_hooks.append(services.tally.clear)
     if cfg.grpc_enabled():
         from mockforge.grpc.service import GrpcService
 

@@ -227,3 +227,15 @@ async def test_admin_paths_are_off_on_a_public_host_without_token() -> None:
             assert r.status_code == 404 and "admin.token" in r.json()["error"]["message"]
     finally:
         await server.stop()
+
+
+def test_stats_count_exchanges_since_the_last_reset() -> None:
+    with MockServer(spec=PETSTORE) as server:
+        get(server, "/pets/1")
+        get(server, "/nowhere")
+        stats = httpx.get(server.admin_url + "/stats").json()
+        assert stats["since_reset"] == {"http": {"2xx": 1, "4xx": 1}}  # admin calls are not counted
+        assert httpx.post(server.admin_url + "/reset").json() == {"reset": True}
+        assert httpx.get(server.admin_url + "/stats").json()["since_reset"] == {}
+        get(server, "/pets/2")
+        assert httpx.get(server.admin_url + "/stats").json()["since_reset"] == {"http": {"2xx": 1}}

@@ -1,6 +1,7 @@
 """Typed events the core publishes and others subscribe to, instead of being called by name.
 
-    log.logged.subscribe(metrics.on_entry)     # ExchangeLogged: one exchange was logged
+    log.logged.subscribe(metrics.on_entry)     # ExchangeLogged: one exchange was logged (metrics,
+                                               # and ExchangeTally for the admin API's /stats)
     log.logged.publish(entry)                  # the request log does this on every append
 
 A subscriber runs on the caller's thread, inline, for every exchange of every protocol: it must
@@ -16,7 +17,7 @@ from collections.abc import Callable
 
 from mockforge.core.model import LogEntry
 
-__all__ = ["ExchangeLogged"]
+__all__ = ["ExchangeLogged", "ExchangeTally"]
 
 
 class ExchangeLogged:
@@ -33,3 +34,34 @@ class ExchangeLogged:
     def publish(self, entry: LogEntry) -> None:
         for fn in self.subscribers:
             fn(entry)
+
+
+class ExchangeTally:
+    """Exchanges logged since the last reset, by protocol and status class: what the admin API's
+    ``GET /__mockforge/stats`` shows as ``since_reset`` (a test suite reads its own traffic after
+    ``POST /__mockforge/reset``). A subscriber of ``ExchangeLogged``: one dict update per exchange,
+    bounded by protocols x 6 status classes.
+
+        tally = ExchangeTally()
+        log.logged.subscribe(tally.on_entry)
+        tally.snapshot()     # {"http": {"2xx": 3, "4xx": 1}}
+    """
+
+    __slots__ = ("counts",)
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, int], int] = {}
+
+    def on_entry(self, entry: LogEntry) -> None:
+        key = (entry.protocol, entry.status // 100)
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + 1
+
+    def clear(self) -> None:
+        self.counts = {}
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for (protocol, klass), n in sorted(self.counts.items()):
+            out.setdefault(protocol, {})[f"{klass}xx"] = n
+        return out

@@ -186,6 +186,7 @@ class AdminApi:
             "requests_in_log_by_protocol": counts,
             "log": {"entries": len(rt.log), "capacity": rt.log.max_entries, "evicted": rt.log.evicted},
             "rss_bytes": rss,
+            "since_reset": self.services.tally.snapshot(),
             "bounds": bounds(cfg),
             "refused": self._refused(),
         }
