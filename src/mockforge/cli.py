@@ -62,6 +62,9 @@ def main() -> None:
 @click.option("--fixtures-dir", metavar="DIR", help="Fixture folder (default ./fixtures).")
 @click.option("--tls", "tls", is_flag=True, default=None,
               help="HTTPS with a certificate from the local CA (docs/TLS.md).")
+@click.option("--proxy", "proxy_url", metavar="URL", help="Proxy unanswered requests to this upstream URL.")
+@click.option("--drift", type=click.Choice(["off", "report", "enforce"]),
+              help="Check proxied answers against the spec (docs/DRIFT.md).")
 def serve(**opts: Any) -> None:
     """Serve mocks until SIGINT/SIGTERM. Prints the bound ports on start."""
     from mockforge.config import load_config
@@ -86,6 +89,8 @@ def serve(**opts: Any) -> None:
         "core.fixtures.mode": opts["fixtures_mode"],
         "core.fixtures.dir": opts["fixtures_dir"],
         "http.tls.auto": opts["tls"],
+        "core.proxy.upstream": opts["proxy_url"],
+        "http.drift.mode": opts["drift"],
     }
     if opts["record_url"]:
         overrides["core.fixtures.mode"] = "record"

@@ -78,6 +78,14 @@ class TlsConfig(msgspec.Struct, frozen=True, kw_only=True):
         return self.auto or self.cert is not None
 
 
+class DriftConfig(msgspec.Struct, frozen=True, kw_only=True):
+    #: Check proxied and recorded upstream answers against the spec (docs/DRIFT.md): ``report``
+    #: passes them through and records findings, ``enforce`` answers 502 with the findings.
+    mode: Literal["off", "report", "enforce"] = "off"
+    #: (operation, kind) groups kept for ``GET /__mockforge/drift``; new groups past it are counted.
+    max_groups: int = 1000
+
+
 class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = DEFAULT_HTTP_PORT
@@ -113,6 +121,7 @@ class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
     watch: bool = False
     graceful_timeout_ms: int = 5000
     tls: TlsConfig = TlsConfig()
+    drift: DriftConfig = DriftConfig()
 
 
 class WsRouteConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -593,6 +602,7 @@ def _check(cfg: Config, file: str | None) -> None:
         ("http.max_connections", cfg.http.max_connections),
         ("http.max_response_bytes", cfg.http.max_response_bytes),
         ("http.max_json_depth", cfg.http.max_json_depth),
+        ("http.drift.max_groups", cfg.http.drift.max_groups),
         ("websocket.send_queue_bytes", cfg.websocket.send_queue_bytes),
         ("core.max_logged_header_bytes", cfg.core.max_logged_header_bytes),
         ("core.max_near_miss_input_bytes", cfg.core.max_near_miss_input_bytes),
@@ -651,6 +661,7 @@ BOUND_KEYS = (
     "http.max_connections",
     "http.max_response_bytes",
     "http.max_json_depth",
+    "http.drift.max_groups",
     "websocket.max_connections",
     "websocket.max_message_bytes",
     "websocket.send_queue_limit",

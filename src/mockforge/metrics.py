@@ -122,6 +122,8 @@ class Metrics:
         self.ws_messages = {"in": 0, "out": 0}
         self.errors: dict[tuple[str, str], int] = {}
         self.plugin_calls: dict[tuple[str, str], int] = {}
+        #: (operation, kind) -> drift findings (bounded like every family by ``max_series``).
+        self.drift_findings: dict[tuple[str, str], int] = {}
         self.fixtures = dict.fromkeys(FIXTURE_EVENTS, 0)
         self.in_flight_by_protocol: dict[str, int] = {}
         self.ws_active = 0
@@ -219,6 +221,10 @@ class Metrics:
         except KeyError:
             raise ValueError(f"fixture event must be one of {', '.join(FIXTURE_EVENTS)}, not {kind!r}") from None
 
+    def drift_finding(self, operation: str, kind: str) -> None:
+        """One drift finding (``operation`` a spec operation key or ``undocumented``)."""
+        self._bump2(self.drift_findings, (operation, kind))
+
     def error(self, protocol: str, kind: str) -> None:
         """Count an error the log cannot show (a transport fault, a failed fixture write...)."""
         key = (protocol, kind)
@@ -247,6 +253,7 @@ class Metrics:
             + len(self.grpc_calls)
             + len(self.errors)
             + len(self.plugin_calls)
+            + len(self.drift_findings)
             + len(self.in_flight_by_protocol)
         )
 
@@ -314,6 +321,12 @@ class Metrics:
             "mockforge_grpc_calls", "gRPC calls by method and status code.", ("method", "code"), self.grpc_calls
         )
         yield _counter("mockforge_plugin_calls", "Plugin calls by outcome.", ("plugin", "outcome"), self.plugin_calls)
+        yield _counter(
+            "mockforge_drift_findings",
+            "Drift findings by operation and kind (docs/DRIFT.md).",
+            ("operation", "kind"),
+            self.drift_findings,
+        )
 
         log = self.log
         yield GaugeMetricFamily("mockforge_request_log_entries", "Entries in the request log.", value=len(log))

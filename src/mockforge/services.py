@@ -32,6 +32,7 @@ from mockforge.core.pipeline import FilterStep, NotFound, Pipeline, Step
 from mockforge.runtime import Runtime
 
 if TYPE_CHECKING:
+    from mockforge.drift.service import DriftService
     from mockforge.grpc.service import GrpcService
     from mockforge.http.admin_routes import AdminRoute
     from mockforge.http.mock import SpecAnswerer
@@ -83,6 +84,8 @@ class Services:
     grpc: GrpcService | None = None
     plugins: PluginManager | None = None
     fixtures: FixtureService | None = None
+    #: Checks proxied answers against the spec (``http.drift.mode`` report/enforce).
+    drift: DriftService | None = None
     #: Exchanges since the last reset, for the admin API (subscribed to the log's ExchangeLogged).
     tally: ExchangeTally = field(default_factory=ExchangeTally)
 
@@ -101,6 +104,8 @@ class Services:
         if self.fixtures is not None:
             out.append(AdminRoute.prefix("fixtures", self.fixtures.admin))
             out.append(AdminRoute.prefix("logs.har", self.fixtures.admin))
+        if self.drift is not None:
+            out.append(AdminRoute.prefix("drift", self.drift.admin))
         return out
 
     async def aclose(self) -> None:
@@ -141,11 +146,18 @@ async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
     stubs = StubService(runtime, plugins=plugins)
     runtime.reset_hooks.append(stubs.reset)
 
+    drift = None
+    if cfg.http.drift.mode != "off" and model is not None:
+        from mockforge.drift.service import DriftService
+
+        drift = DriftService(runtime, model)
+    elif cfg.http.drift.mode != "off":
+        log.warning("http.drift.mode %s without a spec: nothing to check answers against", cfg.http.drift.mode)
     fixtures = None
     if cfg.core.fixtures.mode != "off" or cfg.core.proxy.upstream or cfg.core.proxy.rules:
         from mockforge.recording.service import attach_fixtures
 
-        fixtures = attach_fixtures(runtime, stubs)
+        fixtures = attach_fixtures(runtime, stubs, drift)
 
     steps: list[Step] = []
     if plugins is not None and cfg.plugins.filters:
@@ -159,7 +171,9 @@ async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
     if model is not None:
         spec.replace(spec.answerer(model))
 
-    services = Services(stubs=stubs, spec=spec, pipeline=pipeline, ws=ws, plugins=plugins, fixtures=fixtures)
+    services = Services(
+        stubs=stubs, spec=spec, pipeline=pipeline, ws=ws, plugins=plugins, fixtures=fixtures, drift=drift
+    )
     runtime.log.logged.subscribe(services.tally.on_entry)
     runtime.reset_hooks.append(services.tally.clear)
     if cfg.grpc_enabled():

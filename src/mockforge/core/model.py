@@ -161,6 +161,8 @@ class Response:
     dribble_ms: int = 0
     #: What answered: "stub:<id>", "fixture:<id>", "spec", "plugin:<id>", "admin", "proxy", ...
     source: str = ""
+    #: Drift findings on a proxied answer (``mockforge.drift``), copied to the log entry.
+    drift: list[dict[str, Any]] | None = None
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -199,3 +201,5 @@ class LogEntry(msgspec.Struct, gc=False):
     truncated: bool = False
     #: Subject, SANs, issuer and fingerprint of the client certificate (mutual TLS), else None.
     client_cert: dict[str, Any] | None = None
+    #: Drift findings on a proxied answer (``http.drift.mode``), else None.
+    drift: list[dict[str, Any]] | None = None

@@ -79,8 +79,9 @@ class DriftChecker:
         self.validators = Validators(model.defs)
         self.defs = Defs(model.defs)
 
-    def check(self, request: Request, status: int, headers: Headers, body: bytes) -> list[Finding]:
-        """The findings of one exchange (empty when the backend told the truth)."""
+    def check(self, request: Request, status: int, headers: Headers, body: bytes | None) -> list[Finding]:
+        """The findings of one exchange (empty when the backend told the truth); ``body`` None: an
+        answer too large to hold (streamed through), whose body is not checked."""
         target = f"{request.path}?{request.raw_query}" if request.raw_query else request.path
         match = self.routes.match(request.method, target)
         if not isinstance(match, Matched):
@@ -141,8 +142,8 @@ class DriftChecker:
                 out.append(self._finding(op, "invalid_header", pointer, "the header schema",
                                          error.split(": ", 1)[-1], spec_pointer))
 
-    def _check_content(self, op: Operation, spec: ResponseSpec, where: str, headers: Headers, body: bytes,
-                       out: list[Finding]) -> None:
+    def _check_content(self, op: Operation, spec: ResponseSpec, where: str, headers: Headers,
+                       body: bytes | None, out: list[Finding]) -> None:
         content_type = headers.get("content-type")
         if content_type is None:
             if body:
@@ -155,7 +156,7 @@ class DriftChecker:
             out.append(self._finding(op, "undocumented_content_type", "/headers/content-type",
                                      ", ".join(spec.content), got, f"{where}/content"))
             return
-        if media.schema is None or not is_json(got) or got == "*/*":
+        if body is None or media.schema is None or not is_json(got) or got == "*/*":
             return
         schema_pointer = f"{where}/content/{pointer_token(media.content_type)}/schema"
         try:
