@@ -34,9 +34,9 @@ SEEDED: list[tuple[str, str, str, int, list[tuple[str, str]], bytes, str, str]] 
 ]
 
 CLEAN: list[tuple[str, str, int, list[tuple[str, str]], bytes]] = [
-    ("GET", "/pets/1", 200, JSON, body(PET)),
+    ("GET", "/pets/11", 200, JSON, body(PET)),
     ("GET", "/pets/9", 404, JSON, body({"message": "no pet 9"})),
-    ("GET", "/pets", 200, [*JSON, ("x-total", "1")], body([PET])),
-    ("GET", "/owners/ann", 200, [("content-type", "application/json; charset=utf-8")],
+    ("GET", "/pets?limit=1", 200, [*JSON, ("x-total", "1")], body([PET])),
+    ("GET", "/owners/bob", 200, [("content-type", "application/json; charset=utf-8")],
      body({"id": "ann", "email": "ann@example.com"})),
 ]

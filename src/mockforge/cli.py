@@ -180,6 +180,9 @@ def _attach_groups() -> None:
     from mockforge.tls.cli import ca
 
     main.add_command(ca, "ca")
+    from mockforge.drift.cli import drift
+
+    main.add_command(drift, "drift")
 
 
 _attach_groups()

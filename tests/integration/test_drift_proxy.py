@@ -5,10 +5,12 @@ serving the same spec as a clean upstream (zero findings)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -147,3 +149,38 @@ print("loaded" if "mockforge.drift" in sys.modules else "absent")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == expected
+
+
+async def test_export_writes_the_servers_findings_in_three_formats(seeded: UpstreamThread, tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from click.testing import CliRunner
+
+    from mockforge.drift.cli import drift
+
+    with MockServer(config=proxy_config(seeded.url, "report"), spec=SPEC) as mock:
+        async with httpx.AsyncClient(base_url=mock.url) as client:
+            for target in ("/pets/1", "/pets/6", "/vets"):
+                await client.get(target)
+            bad = await client.get("/__mockforge/drift", params={"format": "pdf"})
+            assert bad.status_code == 400
+            assert bad.json()["error"]["details"][0]["location"] == "query.format"
+        out = {k: tmp_path / f"d.{k}" for k in ("json", "xml", "sarif")}
+        result = CliRunner().invoke(drift, ["export", "--url", mock.url, "--json", str(out["json"]),
+                                            "--junit", str(out["xml"]), "--sarif", str(out["sarif"])])
+    assert result.exit_code == 0, result.output
+    assert sorted(f["kind"] for f in json.loads(out["json"].read_text())["findings"]) == [
+        "enum", "undocumented_endpoint", "wrong_type"]
+    cases = {c.get("name"): len(c.findall("failure")) for c in ET.parse(out["xml"]).getroot().iter("testcase")}
+    assert cases == {"GET /pets": 0, "GET /pets/{petId}": 2, "GET /owners/{ownerId}": 0, "GET /vets": 1}
+    assert len(json.loads(out["sarif"].read_text())["runs"][0]["results"]) == 3
+
+
+def test_export_from_a_server_that_is_not_there_exits_2(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mockforge.drift.cli import drift
+
+    result = CliRunner().invoke(drift, ["export", "--url", "http://127.0.0.1:9", "--json", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert not (tmp_path / "x").exists()

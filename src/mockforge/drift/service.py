@@ -29,6 +29,7 @@ from mockforge.core.model import Headers, Request, Response
 from mockforge.core.responses import detail, error_response, json_response
 from mockforge.drift.checker import DriftChecker
 from mockforge.drift.findings import Finding
+from mockforge.drift.report import FORMATS, render
 
 if TYPE_CHECKING:
     from mockforge.openapi.model import ApiModel
@@ -145,7 +146,15 @@ class DriftService:
         if sub != "drift":
             return None
         if request.method == "GET":
-            return json_response({"mode": self.mode, **self.ledger.summary()})
+            fmt = (request.query.get("format") or [""])[0]
+            if not fmt:
+                return json_response({"mode": self.mode, **self.ledger.summary()})
+            if fmt not in FORMATS:
+                return error_response(400, "bad_request", f"format must be one of {', '.join(FORMATS)}",
+                                      [detail("query.format", f"got {fmt[:40]!r}")])
+            operations = [op.key for op in self.checker.model.operations]
+            body, content_type = render(fmt, self.ledger.findings(), operations)
+            return Response(status=200, headers=[("content-type", content_type)], body=body, source="admin")
         if request.method == "DELETE":
             return json_response({"cleared": self.ledger.clear()})
         return error_response(405, "method_not_allowed", "GET or DELETE /__mockforge/drift",
