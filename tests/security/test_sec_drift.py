@@ -47,3 +47,16 @@ def test_not_json_and_long_values_are_cut(checker: DriftChecker) -> None:
 def test_a_long_undocumented_path_is_cut(checker: DriftChecker) -> None:
     [f] = checker.check(_get("/" + "a" * 10_000), 200, JSON, b"{}")
     assert f.kind == "undocumented_endpoint" and len(f.got) <= MAX_TEXT
+
+
+def test_diff_shapes_are_bounded_in_paths_and_depth() -> None:
+    from mockforge.drift.diff import MAX_DEPTH, MAX_PATHS, json_shape
+
+    wide = {f"k{i}": i for i in range(MAX_PATHS * 3)}
+    types, _ = json_shape(wide)
+    assert len(types) <= MAX_PATHS
+    deep: object = 1
+    for _ in range(MAX_DEPTH * 4):
+        deep = [deep]
+    types, _ = json_shape(deep)
+    assert max(p.count("[*]") for p in types) == MAX_DEPTH

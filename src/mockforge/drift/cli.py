@@ -111,6 +111,79 @@ def check_cmd(specs: tuple[str, ...], fixtures_dir: str | None, har_files: tuple
     sys.exit(1 if findings else 0)
 
 
+@drift.command("diff")
+@click.option("--fixtures", "fixtures_dir", required=True, metavar="DIR", help="Folder of recorded fixtures.")
+@click.option("--target", required=True, metavar="URL", help="The live backend to replay against.")
+@click.option("--ignore", multiple=True, metavar="JSONPATH", help="Never compare this path ($.updatedAt; repeatable).")
+@click.option("--compare-values", is_flag=True, help="Compare scalar values too (volatile ones are skipped).")
+@click.option("--all-methods", is_flag=True, help="Replay writes too (needs --yes-send-writes).")
+@click.option("--yes-send-writes", is_flag=True, help="Confirm that --all-methods may change the target's data.")
+@click.option("--rps", type=click.FloatRange(min=0.1, max=1000), default=5.0, show_default=True,
+              help="Requests per second to the target.")
+@click.option("--max-requests", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Send at most this many requests.")
+@click.option("--header", "headers", multiple=True, metavar="'NAME: VALUE'", help="Add to every live request.")
+@click.option("--config", "config_file", metavar="FILE", help="Config whose redaction lists apply.")
+@_outputs
+def diff_cmd(fixtures_dir: str, target: str, ignore: tuple[str, ...], compare_values: bool, all_methods: bool,
+             yes_send_writes: bool, rps: float, max_requests: int, headers: tuple[str, ...],
+             config_file: str | None, json_out: str | None, junit_out: str | None, sarif_out: str | None) -> None:
+    """Replay recorded requests against a live backend and compare the answers by structure
+    (exit 1 on differences, 2 on bad input)."""
+    import asyncio
+
+    import httpx
+
+    from mockforge.config import load_config
+    from mockforge.core.request_log import ALWAYS_REDACTED
+    from mockforge.drift.diff import DiffOptions, Recording, diff_recordings
+    from mockforge.errors import FixtureError, MockforgeError
+    from mockforge.recording.store import iter_fixture_files, read_fixture_file
+
+    if all_methods and not yes_send_writes:
+        _fail("--all-methods replays writes against the target: confirm with --yes-send-writes")
+    extra: list[tuple[str, str]] = []
+    for h in headers:
+        name, sep, value = h.partition(":")
+        if not sep or not name.strip():
+            _fail(f"--header {h!r}: expected 'NAME: VALUE'")
+        extra.append((name.strip().lower(), value.strip()))
+    for p in ignore:
+        if not p.startswith("$"):
+            _fail(f"--ignore {p!r}: a JSON path starts with '$' ($.updatedAt, $.items[*].id)")
+    redact = set(ALWAYS_REDACTED)
+    try:
+        cfg = load_config(config_file, overrides={})
+    except MockforgeError as exc:
+        _fail(str(exc))
+    redact.update(h.lower() for h in cfg.core.log_redact_headers)
+    redact.update(h.lower() for h in cfg.core.fixtures.redact)
+    root = Path(fixtures_dir)
+    if not root.is_dir():
+        _fail(f"{fixtures_dir}: not a folder of fixtures")
+    recordings: list[Recording] = []
+    for path in iter_fixture_files(root):
+        try:
+            fixture = read_fixture_file(path)
+        except FixtureError as exc:
+            _fail(str(exc))
+        if fixture is not None:
+            recordings.append(Recording(str(path), fixture))
+    options = DiffOptions(rps=rps, max_requests=max_requests, all_methods=all_methods, compare_values=compare_values,
+                          ignore=tuple(p.rstrip(".") for p in ignore), redact_headers=frozenset(redact),
+                          extra_headers=tuple(extra))
+    try:
+        findings, sent = asyncio.run(diff_recordings(recordings, target, options))
+    except httpx.HTTPError as exc:
+        _fail(f"{target}: {exc or exc.__class__.__name__}")
+    for f in findings:
+        click.echo(f"{f.spec_file}: {f.pointer}: recorded {f.expected} vs live {f.got} ({f.kind})")
+    _write(findings, sorted({f.operation for f in findings}), {"json": json_out, "junit": junit_out,
+                                                              "sarif": sarif_out})
+    click.echo(f"{sent} request(s) replayed, {len(findings)} difference(s)", err=True)
+    sys.exit(1 if findings else 0)
+
+
 @drift.command("export")
 @click.option("--url", required=True, metavar="URL", help="The server (or admin listener) base URL.")
 @click.option("--token", metavar="TOKEN", help="Admin token (admin.token).")

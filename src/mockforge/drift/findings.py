@@ -27,6 +27,13 @@ KINDS = (
     "enum",
     "format",
     "schema",
+    # mockforge drift diff: a recording against the live answer (pointer: a JSON path, $.a[*].b)
+    "diff_status",
+    "diff_content_type",
+    "diff_missing_path",
+    "diff_extra_path",
+    "diff_type",
+    "diff_value",
 )
 #: At most this many findings are kept per exchange (a huge wrong body stays cheap).
 MAX_FINDINGS_PER_EXCHANGE = 20
