@@ -14,6 +14,7 @@ nothing of mockforge until a collected test asks for one of the fixtures.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,10 @@ _PATH_KEYS = ("spec", "config", "protos", "stubs")
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("mockforge_spec", "OpenAPI document for the mockforge fixtures", default="")
     parser.addini("mockforge_config", "mockforge config file for the mockforge fixtures", default="")
+    parser.addini("mockforge_drift", "fail the session when a fixture server reported drift", type="bool",
+                  default=False)
+    parser.addoption("--mockforge-drift", action="store_true", dest="mockforge_drift",
+                     help="fail the session when a mockforge fixture server reported drift (docs/DRIFT.md)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -136,6 +141,7 @@ def mockforge(request: pytest.FixtureRequest) -> Iterator[MockServer]:
 
     with MockServer(**_options(request.config, request.node)) as server:
         yield server
+        _keep_drift(request.config, server)
 
 
 @pytest.fixture
@@ -146,6 +152,7 @@ def mockforge_tls(request: pytest.FixtureRequest) -> Iterator[MockServer]:
 
     with MockServer(**_options(request.config, request.node), tls=True) as server:
         yield server
+        _keep_drift(request.config, server)
 
 
 @pytest.fixture(scope="session")
@@ -154,6 +161,7 @@ def _mockforge_session_server(request: pytest.FixtureRequest) -> Iterator[MockSe
 
     with MockServer(**_options(request.config, None)) as server:
         yield server
+        _keep_drift(request.config, server)
 
 
 @pytest.fixture
@@ -166,3 +174,30 @@ def mockforge_session(_mockforge_session_server: MockServer) -> Iterator[MockSer
         yield server
     finally:
         server.rollback(mark)
+
+
+def _keep_drift(config: pytest.Config, server: MockServer) -> None:
+    if config.getoption("mockforge_drift", False) or config.getini("mockforge_drift"):
+        from mockforge.testing.drift_gate import collect
+
+        collect(config, server)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With the drift option, a session whose servers saw drift fails (exit status 1)."""
+    if "mockforge.testing.drift_gate" in sys.modules:
+        from mockforge.testing.drift_gate import enabled, summary_lines
+
+        if enabled(session.config) and summary_lines(session.config) and exitstatus == 0:
+            session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if "mockforge.testing.drift_gate" in sys.modules:
+        from mockforge.testing.drift_gate import summary_lines
+
+        lines = summary_lines(config)
+        if lines:
+            terminalreporter.section("mockforge drift: the upstream disagrees with the spec", sep="=", red=True)
+            for line in lines:
+                terminalreporter.line(line)
