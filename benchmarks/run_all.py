@@ -30,6 +30,7 @@ BENCHMARKS = [
     ("pytest_plugin_bench.py", True, 900),
     ("plugin_overhead.py", True, 300),
     ("tls_bench.py", True, 600),
+    ("drift_bench.py", True, 900),
 ]
 
 
