@@ -144,6 +144,8 @@ class Server:
             raise RuntimeError("the server is not started")
         answerer = self.services.spec.answerer(model)
         self.services.spec.replace(answerer)  # every listener reads the spec from the services
+        if self.services.drift is not None:  # proxied answers are judged by the new spec too
+            self.services.drift.reload(model)
         return answerer
 
     def wire_states(self) -> dict[str, ServerState]:

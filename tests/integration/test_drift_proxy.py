@@ -184,3 +184,17 @@ def test_export_from_a_server_that_is_not_there_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(drift, ["export", "--url", "http://127.0.0.1:9", "--json", str(tmp_path / "x")])
     assert result.exit_code == 2
     assert not (tmp_path / "x").exists()
+
+
+async def test_a_reloaded_spec_judges_the_next_answers(seeded: UpstreamThread, tmp_path: Path) -> None:
+    from mockforge.openapi.loader import load_specs
+
+    wider = tmp_path / "api.yaml"
+    wider.write_text(SPEC.read_text().replace("enum: [available, sold]", "enum: [available, sold, lost]"))
+    with MockServer(config=proxy_config(seeded.url, "report"), spec=SPEC) as mock:
+        async with httpx.AsyncClient(base_url=mock.url) as client:
+            await client.get("/pets/6")
+            mock.server.reload_spec(load_specs([str(wider)]))
+            await client.get("/pets/6")
+            summary = (await client.get("/__mockforge/drift")).json()
+    assert [(g["kind"], g["count"]) for g in summary["groups"]] == [("enum", 1)]

@@ -112,6 +112,10 @@ class DriftService:
         self.checker = DriftChecker(model)
         self.ledger = DriftLedger(cfg.max_groups)
 
+    def reload(self, model: ApiModel) -> None:
+        """Judge answers against ``model`` from now on (hot reload); findings so far are kept."""
+        self.checker = DriftChecker(model)
+
     async def review(self, request: Request, response: Response) -> Response:
         """``response`` (the upstream's) with its findings, or the 502 that replaces it (enforce)."""
         stream = response.stream
