@@ -62,6 +62,8 @@ def main() -> None:
 @click.option("--fixtures-dir", metavar="DIR", help="Fixture folder (default ./fixtures).")
 @click.option("--tls", "tls", is_flag=True, default=None,
               help="HTTPS with a certificate from the local CA (docs/TLS.md).")
+@click.option("--state", "state_mode", type=click.Choice(["off", "on", "strict"]),
+              help="Stateful mocks: remember what clients create (docs/STATE.md).")
 def serve(**opts: Any) -> None:
     """Serve mocks until SIGINT/SIGTERM. Prints the bound ports on start."""
     from mockforge.config import load_config
@@ -86,6 +88,7 @@ def serve(**opts: Any) -> None:
         "core.fixtures.mode": opts["fixtures_mode"],
         "core.fixtures.dir": opts["fixtures_dir"],
         "http.tls.auto": opts["tls"],
+        "http.state.mode": opts["state_mode"],
     }
     if opts["record_url"]:
         overrides["core.fixtures.mode"] = "record"
@@ -175,6 +178,9 @@ def _attach_groups() -> None:
     from mockforge.tls.cli import ca
 
     main.add_command(ca, "ca")
+    from mockforge.state.cli import state
+
+    main.add_command(state, "state")
 
 
 _attach_groups()

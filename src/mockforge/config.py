@@ -78,6 +78,26 @@ class TlsConfig(msgspec.Struct, frozen=True, kw_only=True):
         return self.auto or self.cert is not None
 
 
+class StateConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """Stateful mocks (docs/STATE.md)."""
+
+    #: ``on``: remember writes, unknown ids fall back to generated answers; ``strict``: unknown
+    #: ids get the spec's 404 and writes must validate.
+    mode: Literal["off", "on", "strict"] = "off"
+    #: Request header that selects an isolated store.
+    namespace_header: str = "X-Mockforge-Namespace"
+    #: Stored resources per namespace; a create beyond it gets 507.
+    max_resources: int = 10_000
+    #: Namespaces kept; the least recently used one is dropped first.
+    max_namespaces: int = 1_000
+    #: Overrides of inference: {collection, item, id_field, id_kind, list_property}.
+    resources: list[dict[str, Any]] = []
+    #: Seed collections from the spec's examples.
+    seed_from_examples: bool = True
+    #: YAML/JSON file: collection path -> list of objects, loaded at start.
+    seed: str | None = None
+
+
 class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = DEFAULT_HTTP_PORT
@@ -113,6 +133,7 @@ class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
     watch: bool = False
     graceful_timeout_ms: int = 5000
     tls: TlsConfig = TlsConfig()
+    state: StateConfig = StateConfig()
 
 
 class WsRouteConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -298,6 +319,7 @@ ENV_KEYS: dict[str, str] = {
     "MOCKFORGE_STUBS_DIR": "http.stubs_dir",
     "MOCKFORGE_WATCH": "http.watch",
     "MOCKFORGE_TLS": "http.tls.auto",
+    "MOCKFORGE_STATE": "http.state.mode",
     "MOCKFORGE_WS_PORT": "websocket.port",
     "MOCKFORGE_GRPC_PORT": "grpc.port",
     "MOCKFORGE_PROTO_DIR": "grpc.proto_dir",
@@ -327,6 +349,7 @@ PATH_KEYS = (
     "grpc.stubs_dir",
     "core.cache_dir",
     "core.fixtures.dir",
+    "http.state.seed",
     "plugins.dirs",
     "plugins.load",
     "core.file_roots",
@@ -593,6 +616,8 @@ def _check(cfg: Config, file: str | None) -> None:
         ("http.max_connections", cfg.http.max_connections),
         ("http.max_response_bytes", cfg.http.max_response_bytes),
         ("http.max_json_depth", cfg.http.max_json_depth),
+        ("http.state.max_resources", cfg.http.state.max_resources),
+        ("http.state.max_namespaces", cfg.http.state.max_namespaces),
         ("websocket.send_queue_bytes", cfg.websocket.send_queue_bytes),
         ("core.max_logged_header_bytes", cfg.core.max_logged_header_bytes),
         ("core.max_near_miss_input_bytes", cfg.core.max_near_miss_input_bytes),
@@ -651,6 +676,8 @@ BOUND_KEYS = (
     "http.max_connections",
     "http.max_response_bytes",
     "http.max_json_depth",
+    "http.state.max_resources",
+    "http.state.max_namespaces",
     "websocket.max_connections",
     "websocket.max_message_bytes",
     "websocket.send_queue_limit",
