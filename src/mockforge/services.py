@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from mockforge.openapi.model import ApiModel
     from mockforge.plugins.manager import PluginManager
     from mockforge.recording.service import FixtureService
+    from mockforge.state.service import StateService
     from mockforge.ws.hub import WebSocketHub
 
 __all__ = ["Services", "SpecInUse", "build_services"]
@@ -83,6 +84,7 @@ class Services:
     grpc: GrpcService | None = None
     plugins: PluginManager | None = None
     fixtures: FixtureService | None = None
+    state: StateService | None = None
     #: Exchanges since the last reset, for the admin API (subscribed to the log's ExchangeLogged).
     tally: ExchangeTally = field(default_factory=ExchangeTally)
 
@@ -153,13 +155,23 @@ async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
     steps.append(stubs)
     if fixtures is not None:
         steps.append(fixtures)
+    state = None
+    if cfg.http.state.mode != "off" and model is not None:  # off: state/ is never imported
+        from mockforge.state.service import StateService
+
+        state = StateService(
+            cfg.http.state, model, seed=cfg.core.seed, validation=cfg.http.validation, tail=stubs.tail
+        )
+        steps.append(state)
     not_found = NotFound(stubs, cfg.core.max_near_miss_input_bytes)
     pipeline: Pipeline[Response] = Pipeline(steps, not_found)
     spec = SpecInUse(runtime, stubs, pipeline, not_found)
     if model is not None:
         spec.replace(spec.answerer(model))
 
-    services = Services(stubs=stubs, spec=spec, pipeline=pipeline, ws=ws, plugins=plugins, fixtures=fixtures)
+    services = Services(
+        stubs=stubs, spec=spec, pipeline=pipeline, ws=ws, plugins=plugins, fixtures=fixtures, state=state
+    )
     runtime.log.logged.subscribe(services.tally.on_entry)
     runtime.reset_hooks.append(services.tally.clear)
     if cfg.grpc_enabled():

@@ -1,0 +1,216 @@
+"""Stateful mocks over real sockets (state/service.py): create -> read -> list -> patch -> delete
+-> read on examples/petstore.yaml, strict 404s, namespaces, envelopes and pagination, merge and
+JSON patch, nested resources, the 507 bound, and a spec without resources."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from mockforge.testing.server import MockServer
+
+ROOT = Path(__file__).resolve().parents[2]
+PETSTORE = ROOT / "examples" / "petstore.yaml"
+
+
+def _state(mode: str = "on", **more: Any) -> dict[str, Any]:
+    return {"http": {"state": {"mode": mode, **more}}}
+
+
+@pytest.fixture(scope="module")
+def pets() -> Iterator[MockServer]:
+    with MockServer(_state("on"), spec=PETSTORE, seed=7) as server:
+        yield server
+
+
+def test_create_read_list_delete_cycle(pets: MockServer) -> None:
+    ns = {"X-Mockforge-Namespace": "cycle"}
+    with httpx.Client(base_url=pets.url, headers=ns) as c:
+        r = c.post("/pets", json={"name": "rex", "kind": "dog"})
+        assert r.status_code == 201, r.text
+        pet = r.json()
+        assert pet["name"] == "rex" and pet["id"] >= 1001 and "created_at" in pet
+        assert r.headers["location"] == f"/pets/{pet['id']}"
+        assert c.get(f"/pets/{pet['id']}").json() == pet
+        assert c.get("/pets").json() == [pet]
+        second = c.post("/pets", json={"name": "tom", "kind": "cat"}).json()
+        assert second["id"] == pet["id"] + 1
+        assert [p["name"] for p in c.get("/pets", params={"kind": "cat"}).json()] == ["tom"]
+        assert len(c.get("/pets", params={"limit": 1}).json()) == 1
+        assert c.delete(f"/pets/{pet['id']}").status_code == 204
+        # mode on: an unknown id falls back to the generated answer
+        assert c.get(f"/pets/{pet['id']}").status_code == 200
+    with httpx.Client(base_url=pets.url, headers={"X-Mockforge-Namespace": "elsewhere"}) as c:
+        assert c.get("/pets").json() == []
+
+
+def test_examples_seed_the_default_namespace_only(pets: MockServer) -> None:
+    # the collection GET has no list example in petstore.yaml, so nothing is seeded there
+    with httpx.Client(base_url=pets.url) as c:
+        assert isinstance(c.get("/pets").json(), list)
+
+
+def test_strict_unknown_id_is_the_documented_404_and_invalid_writes_change_nothing() -> None:
+    with MockServer(_state("strict"), spec=PETSTORE, seed=7) as server, httpx.Client(base_url=server.url) as c:
+        r = c.get("/pets/999999")
+        assert r.status_code == 404 and r.json() == {"code": "not_found", "message": "no such pet"}
+        bad = c.post("/pets", json={"name": "x"})  # kind is required
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "validation_failed"
+        assert c.get("/pets").json() == []
+
+
+def test_resource_bound_answers_507() -> None:
+    with MockServer(_state("on", max_resources=2), spec=PETSTORE) as server, httpx.Client(base_url=server.url) as c:
+        for name in ("a", "b"):
+            assert c.post("/pets", json={"name": name, "kind": "dog"}).status_code == 201
+        r = c.post("/pets", json={"name": "c", "kind": "dog"})
+        assert r.status_code == 507 and "max_resources" in r.json()["error"]["message"]
+        assert len(c.get("/pets").json()) == 2
+
+
+def _write(tmp_path: Path, doc: dict[str, Any]) -> Path:
+    p = tmp_path / "api.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    return p
+
+
+def _nested_spec() -> dict[str, Any]:
+    def js(schema: Any) -> dict[str, Any]:
+        return {"content": {"application/json": {"schema": schema}}}
+
+    user = {
+        "type": "object",
+        "required": ["id", "name"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid", "readOnly": True},
+            "name": {"type": "string"},
+            "password": {"type": "string", "writeOnly": True},
+        },
+    }
+    order = {
+        "type": "object",
+        "required": ["id", "item"],
+        "properties": {
+            "id": {"type": "integer", "readOnly": True},
+            "item": {"type": "string"},
+            "qty": {"type": "integer"},
+        },
+    }
+    page = {
+        "type": "object",
+        "required": ["data", "total"],
+        "properties": {"data": {"type": "array", "items": order}, "total": {"type": "integer"}},
+    }
+    uid = {"name": "userId", "in": "path", "required": True, "schema": {"type": "string"}}
+    oid = {"name": "orderId", "in": "path", "required": True, "schema": {"type": "integer"}}
+    q = [{"name": n, "in": "query", "schema": {"type": "integer"}} for n in ("page", "per_page")]
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/users": {"post": {"requestBody": js(user), "responses": {"201": {"description": "ok", **js(user)}}}},
+            "/users/{userId}": {"parameters": [uid], "get": {"responses": {"200": {"description": "ok", **js(user)}}}},
+            "/users/{userId}/orders": {
+                "parameters": [uid],
+                "get": {"parameters": q, "responses": {"200": {"description": "ok", **js(page)}}},
+                "post": {"requestBody": js(order), "responses": {"201": {"description": "ok", **js(order)}}},
+            },
+            "/users/{userId}/orders/{orderId}": {
+                "parameters": [uid, oid],
+                "get": {"responses": {"200": {"description": "ok", **js(order)}, "404": {"description": "no"}}},
+                "patch": {
+                    "requestBody": js({"type": "object"}),
+                    "responses": {"200": {"description": "ok", **js(order)}},
+                },
+                "delete": {"responses": {"200": {"description": "ok", **js(order)}}},
+            },
+        },
+    }
+
+
+def test_nested_envelope_pagination_patches_and_write_only(tmp_path: Path) -> None:
+    spec = _write(tmp_path, _nested_spec())
+    with MockServer(_state("strict"), spec=spec) as server, httpx.Client(base_url=server.url) as c:
+        user = c.post("/users", json={"name": "ann", "password": "s3cret"}).json()
+        assert "password" not in user and len(user["id"]) == 36
+        assert c.get(f"/users/{user['id']}").json() == user
+        assert c.get("/users/nobody/orders").status_code == 404  # strict: a missing parent
+        base = f"/users/{user['id']}/orders"
+        made = [c.post(base, json={"item": f"i{n}", "qty": n}).json() for n in range(5)]
+        page = c.get(base, params={"page": 2, "per_page": 2}).json()
+        assert page["total"] == 5 and [o["item"] for o in page["data"]] == ["i2", "i3"]
+        oid = made[0]["id"]
+        r = c.patch(f"{base}/{oid}", content=b'{"qty": 9}', headers={"content-type": "application/merge-patch+json"})
+        assert r.status_code == 200 and r.json()["qty"] == 9 and r.json()["item"] == "i0"
+        ops = [{"op": "replace", "path": "/item", "value": "j"}, {"op": "remove", "path": "/qty"}]
+        r = c.patch(f"{base}/{oid}", json=ops, headers={"content-type": "application/json-patch+json"})
+        assert r.json() == {"id": oid, "item": "j"}
+        bad = [{"op": "test", "path": "/item", "value": "nope"}]
+        r = c.patch(f"{base}/{oid}", json=bad, headers={"content-type": "application/json-patch+json"})
+        assert r.status_code == 422 and c.get(f"{base}/{oid}").json()["item"] == "j"
+        r = c.patch(f"{base}/{oid}", json={"item": 5})  # strict: the result must match the spec
+        assert r.status_code == 422 and c.get(f"{base}/{oid}").json()["item"] == "j"
+        gone = c.delete(f"{base}/{oid}")
+        assert gone.status_code == 200 and gone.json()["item"] == "j"
+        assert c.get(f"{base}/{oid}").status_code == 404
+        other = c.post("/users", json={"name": "bob"}).json()
+        assert c.get(f"/users/{other['id']}/orders").json()["data"] == []  # scoped by the parent id
+
+
+def test_spec_without_resources_changes_nothing(tmp_path: Path) -> None:
+    doc = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/health": {
+                "get": {
+                    "responses": {
+                        "200": {
+                            "description": "ok",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["ok"],
+                                        "properties": {"ok": {"type": "boolean"}},
+                                    }
+                                }
+                            },
+                        }
+                    }
+                }
+            }
+        },
+    }
+    spec = _write(tmp_path, doc)
+    with MockServer(spec=spec, seed=3) as plain, MockServer(_state("on"), spec=spec, seed=3) as stateful:
+        assert httpx.get(plain.url + "/health").json() == httpx.get(stateful.url + "/health").json()
+
+
+def test_state_off_imports_nothing() -> None:
+    code = f"""
+import asyncio, sys, uvloop
+from mockforge.config import build_config
+from mockforge.server import Server
+async def main():
+    s = Server(build_config({{"http": {{"port": 0, "specs": [{str(PETSTORE)!r}]}}}}, env={{}}))
+    await s.start()
+    r, w = await asyncio.open_connection("127.0.0.1", s.ports["http"])
+    w.write(b"GET /pets/7 HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+    assert b"Rex" in await r.read()
+    await s.stop()
+uvloop.run(main())
+print(sorted(m for m in sys.modules if m.startswith("mockforge.state.") and m != "mockforge.state.cli"))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKFORGE_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
