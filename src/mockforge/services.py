@@ -103,6 +103,10 @@ class Services:
         if self.fixtures is not None:
             out.append(AdminRoute.prefix("fixtures", self.fixtures.admin))
             out.append(AdminRoute.prefix("logs.har", self.fixtures.admin))
+        if self.state is not None:
+            from mockforge.state.admin import StateAdmin
+
+            out.append(AdminRoute.prefix("state", StateAdmin(self.state).admin))
         return out
 
     async def aclose(self) -> None:

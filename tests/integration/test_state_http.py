@@ -214,3 +214,30 @@ print(sorted(m for m in sys.modules if m.startswith("mockforge.state.") and m !=
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_admin_api_snapshots_and_python_handle() -> None:
+    with MockServer(_state("on"), spec=PETSTORE) as server, httpx.Client(base_url=server.url) as c:
+        server.namespace = "py"
+        assert (
+            server.state("pets").seed([{"id": 5, "name": "a", "kind": "dog", "created_at": "2026-01-01T00:00:00Z"}])
+            == 1
+        )
+        assert c.get("/pets/5", headers=server.state_headers).json()["name"] == "a"
+        over = c.get("/__mockforge/state").json()
+        assert over["mode"] == "on" and over["resources"][0]["name"] == "pets"
+        assert over["namespaces"]["py"] == {"/pets": 1}
+        snap = c.post("/__mockforge/state/snapshots").json()["id"]
+        docs = [{"id": 1, "name": "x", "kind": "cat"}, {"id": 2, "name": "y", "kind": "cat"}]
+        assert c.put("/__mockforge/state/pets?namespace=py", json=docs).json() == {"stored": 2}
+        assert [p["id"] for p in server.state("pets").items()] == [1, 2]
+        bad = c.put("/__mockforge/state/pets?namespace=py", json=[{"id": 3}, {"name": "no id"}])
+        assert bad.status_code == 400 and len(server.state("pets").items()) == 2  # whole or not at all
+        assert c.post(f"/__mockforge/state/snapshots/{snap}/restore").json() == {"restored": snap}
+        assert [p["id"] for p in server.state("pets").items()] == [5]
+        assert c.post("/__mockforge/state/snapshots/nope/restore").status_code == 404
+        assert c.get("/__mockforge/state/cats").status_code == 404
+        assert c.delete("/__mockforge/state/pets?namespace=py").json() == {"deleted": 1}
+        assert c.delete("/__mockforge/state").json() == {"deleted": 0}
+        with pytest.raises(KeyError, match="known: pets"):
+            server.state("cats")
