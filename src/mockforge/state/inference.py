@@ -125,8 +125,19 @@ def _props(schema: Schema | None) -> dict[str, Any]:
     return props if isinstance(props, dict) else {}
 
 
+def _scalar(sub: Any) -> bool:
+    if not isinstance(sub, dict):
+        return False
+    t = sub.get("type")
+    types = set(t) if isinstance(t, list) else {t}
+    if types & {"string", "integer", "number"}:
+        return True
+    composed = any(k in sub for k in ("$ref", "allOf", "oneOf", "anyOf", "properties", "items"))
+    return not types & {"object", "array"} and not composed
+
+
 def _id_field(name: str, param: str, schema: Schema | None, reasons: list[str]) -> str:
-    props = _props(schema)
+    props = {k: v for k, v in _props(schema).items() if _scalar(v)}  # a wrapper object is no id
     if param in props:
         reasons.append(f"the item schema has the path parameter's name {param!r}")
         return param
@@ -160,6 +171,16 @@ def id_kind(schema: Schema | None, id_field: str) -> str:
         if "string" in types:
             return "string"
     return "integer"
+
+
+def _param_kind(item_ops: dict[str, Operation], param: str, reasons: list[str]) -> str:
+    for op in item_ops.values():
+        for p in op.parameters:
+            if p.name == param and p.location == "path":
+                kind = id_kind({"properties": {param: p.schema or {}}}, param)
+                reasons.append(f"the id kind {kind!r} comes from the path parameter {param!r}")
+                return kind
+    return "string"
 
 
 def _list_property(model: ApiModel, op: Operation | None, reasons: list[str]) -> str | None:
@@ -227,9 +248,10 @@ def infer(model: ApiModel, overrides: Sequence[Mapping[str, Any]] = ()) -> Plan:
         id_field = _id_field(name, param, schema, reasons)
         list_prop = _list_property(model, ops.get("GET"), reasons)
         parents = tuple(m.group(1) for s in segments if (m := _PARAM.match(s)))
-        res = Resource(
-            name, path, item, param, id_field, id_kind(schema, id_field), list_prop, parents, schema, reasons
-        )
+        kind = id_kind(schema, id_field)
+        if id_field not in _props(schema):  # the id is only in the path: its parameter's schema says
+            kind = _param_kind(item_ops, param, reasons)
+        res = Resource(name, path, item, param, id_field, kind, list_prop, parents, schema, reasons)
         if override is not None:
             used.add(path)
             for key in ("id_field", "id_kind", "list_property"):

@@ -87,6 +87,19 @@ class Shapes:
                 out[k] = v
         return out
 
+    def conform(self, schema: Schema | None, doc: dict[str, Any]) -> dict[str, Any]:
+        """Each top-level property the item schema types differently (a client's ``"region":
+        "nyc3"`` where answers carry a region object) is replaced by a generated value, once, at
+        write time: answers stay valid and reads stay cheap."""
+        if not schema:
+            return doc
+        props = self.props(schema)
+        for k, v in doc.items():
+            sub = props.get(k)
+            if isinstance(sub, dict) and not self.gen.is_valid(sub, v):
+                doc[k] = self.gen.generate(sub)
+        return doc
+
     def kept(self, schema: Schema | None, old: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         """A replacement (PUT) keeps what the server owns: the old readOnly properties."""
         out = dict(body)

@@ -273,7 +273,7 @@ class StateService:
                 )
         else:
             value, key = self._new_id(res, ns, bucket)
-        doc = self.shapes.created_doc(res.schema, body)
+        doc = self.shapes.conform(res.schema, self.shapes.created_doc(res.schema, body))
         doc[res.id_field] = value
         try:
             self.store.put(ns, bucket, key, doc)
@@ -320,6 +320,8 @@ class StateService:
                 return error_response(
                     422, "invalid_resource", f"the {res.name} would not match the spec", [detail("body", problem)]
                 )
+        if not self.strict:  # strict refused an invalid result above; on keeps answers valid
+            doc = self.shapes.conform(res.schema, doc)
         try:
             created = self.store.put(ns, bucket, key, doc)
         except StoreFull as exc:
@@ -420,7 +422,8 @@ class StateService:
         for doc in docs:
             if isinstance(doc, dict) and isinstance(doc.get(res.id_field), (str, int)):
                 try:
-                    self.store.put(ns, bucket or res.collection, str(doc[res.id_field]), doc)
+                    kept = self.shapes.conform(res.schema, dict(doc))
+                    self.store.put(ns, bucket or res.collection, str(doc[res.id_field]), kept)
                 except StoreFull:
                     if strict:
                         raise
