@@ -241,3 +241,25 @@ def test_admin_api_snapshots_and_python_handle() -> None:
         assert c.delete("/__mockforge/state").json() == {"deleted": 0}
         with pytest.raises(KeyError, match="known: pets"):
             server.state("cats")
+
+
+def test_seed_file_loads_at_start_and_a_bad_one_names_file_and_key(tmp_path: Path) -> None:
+    from mockforge.errors import ConfigError
+
+    seeds = tmp_path / "seeds.yaml"
+    seeds.write_text("pets:\n  - {id: 3, name: a, kind: dog}\n  - {id: 4, name: b, kind: cat}\n")
+    with MockServer(_state("on", seed=str(seeds)), spec=PETSTORE) as server:
+        assert [p["id"] for p in httpx.get(server.url + "/pets").json()] == [3, 4]
+        assert httpx.post(server.url + "/pets", json={"name": "c", "kind": "dog"}).json()["id"] == 1001
+    seeds.write_text("pets:\n  - {id: 3}\n  - {name: no-id}\n")
+    with (
+        pytest.raises(ConfigError, match=r"seeds.yaml.*pets\.1"),
+        MockServer(_state("on", seed=str(seeds)), spec=PETSTORE),
+    ):
+        pass
+    seeds.write_text("cats: []\n")
+    with (
+        pytest.raises(ConfigError, match="no resource 'cats'"),
+        MockServer(_state("on", seed=str(seeds)), spec=PETSTORE),
+    ):
+        pass

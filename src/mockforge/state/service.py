@@ -98,6 +98,8 @@ class StateService:
         self.snapshot_ids = itertools.count(1)
         if cfg.seed_from_examples:
             self.seed_from_examples()
+        if cfg.seed:
+            self.seed_file(cfg.seed)
 
     # ---- addressing
 
@@ -412,6 +414,28 @@ class StateService:
                     if isinstance(docs, list):
                         count += self.seed(res, docs)
         return count
+
+    def seed_file(self, path: str) -> int:
+        """Load ``http.state.seed`` (resource name or collection path -> list of objects) into the
+        default namespace; the whole file is checked first, then stored (whole or not at all).
+        ``ConfigError`` names the file and the key of the first problem."""
+        from mockforge.config import read_config_file
+        from mockforge.errors import ConfigError
+
+        data = read_config_file(path)
+        plan: list[tuple[Resource, list[Any]]] = []
+        for key, docs in data.items():
+            res = self.by_name.get(str(key))
+            if res is None:
+                known = ", ".join(sorted(r.name for r in self.plan.resources)) or "none inferred"
+                raise ConfigError(f"no resource {key!r} (known: {known})", file=path, where=str(key))
+            if not isinstance(docs, list):
+                raise ConfigError("expected a list of objects", file=path, where=str(key))
+            for i, doc in enumerate(docs):
+                if not isinstance(doc, dict) or not isinstance(doc.get(res.id_field), (str, int)):
+                    raise ConfigError(f"an object with {res.id_field!r} is required", file=path, where=f"{key}.{i}")
+            plan.append((res, docs))
+        return sum(self.seed(res, docs) for res, docs in plan)
 
     def seed(
         self, res: Resource, docs: list[Any], ns: str = DEFAULT_NS, bucket: str | None = None, *, strict: bool = False
