@@ -96,6 +96,8 @@ class StateConfig(msgspec.Struct, frozen=True, kw_only=True):
     seed_from_examples: bool = True
     #: YAML/JSON file: collection path -> list of objects, loaded at start.
     seed: str | None = None
+    #: ``memory`` or ``sqlite:///path/state.db`` (kept across restarts, WAL).
+    store: str = "memory"
 
 
 class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -626,6 +628,8 @@ def _check(cfg: Config, file: str | None) -> None:
     ):
         if value <= 0:
             raise bad(where, f"expected a number > 0, got {value}")
+    if cfg.http.state.store != "memory" and not cfg.http.state.store.startswith("sqlite:///"):
+        raise bad("http.state.store", "expected 'memory' or 'sqlite:///path/state.db'")
     if cfg.core.max_near_miss_stubs < 0:
         raise bad("core.max_near_miss_stubs", "expected a number >= 0")
     for i, route in enumerate(cfg.websocket.routes):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mockforge.core.events import ExchangeTally
 from mockforge.core.model import Response
@@ -111,7 +111,12 @@ class Services:
 
     async def aclose(self) -> None:
         """Close what holds resources (fixture writers, plugin pools); one failure stops none."""
-        for name, svc in (("fixtures", self.fixtures), ("plugins", self.plugins)):
+        closing: tuple[tuple[str, Any], ...] = (
+            ("fixtures", self.fixtures),
+            ("plugins", self.plugins),
+            ("state", self.state),
+        )
+        for name, svc in closing:
             if svc is not None:
                 try:
                     await svc.aclose()
@@ -163,9 +168,7 @@ async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
     if cfg.http.state.mode != "off" and model is not None:  # off: state/ is never imported
         from mockforge.state.service import StateService
 
-        state = StateService(
-            cfg.http.state, model, seed=cfg.core.seed, validation=cfg.http.validation, tail=stubs.tail
-        )
+        state = StateService(cfg.http.state, model, seed=cfg.core.seed, validation=cfg.http.validation, tail=stubs.tail)
         steps.append(state)
     not_found = NotFound(stubs, cfg.core.max_near_miss_input_bytes)
     pipeline: Pipeline[Response] = Pipeline(steps, not_found)

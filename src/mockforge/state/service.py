@@ -72,7 +72,7 @@ class StateService:
         self.cfg = cfg
         self.strict = cfg.mode == "strict"
         self.header = cfg.namespace_header.lower()
-        self.store: StateStore = store or MemoryStore(cfg.max_resources, cfg.max_namespaces)
+        self.store: StateStore = store or _open_store(cfg)
         self.validation = validation
         self.tail = tail
         self.model = model
@@ -100,6 +100,11 @@ class StateService:
             self.seed_from_examples()
         if cfg.seed:
             self.seed_file(cfg.seed)
+
+    async def aclose(self) -> None:
+        close = getattr(self.store, "close", None)  # the SQLite file; memory has nothing to close
+        if close is not None:
+            close()
 
     # ---- addressing
 
@@ -459,6 +464,14 @@ class StateService:
     @staticmethod
     def _changed(request: Request, action: str, ns: str, bucket: str, key: str) -> None:
         log.debug("state %s %s %s/%s (%s %s)", action, ns, bucket, key, request.method, request.path)
+
+
+def _open_store(cfg: StateConfig) -> StateStore:
+    if cfg.store.startswith("sqlite:///"):
+        from mockforge.state.sqlite_store import SqliteStore, sqlite_path
+
+        return SqliteStore(sqlite_path(cfg.store) or "state.db", cfg.max_resources, cfg.max_namespaces)
+    return MemoryStore(cfg.max_resources, cfg.max_namespaces)
 
 
 def _text(value: Any) -> str:
