@@ -30,6 +30,8 @@ BENCHMARKS = [
     ("pytest_plugin_bench.py", True, 900),
     ("plugin_overhead.py", True, 300),
     ("tls_bench.py", True, 600),
+    ("state_bench.py", True, 900),
+    ("state_corpus.py", True, 900),
 ]
 
 

@@ -10,7 +10,6 @@ answer validates. Schemas are flattened once per schema object (``Shapes``), not
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
@@ -50,6 +49,7 @@ class Shapes:
     def __init__(self, gen: DataGenerator) -> None:
         self.gen = gen
         self._flat: dict[int, tuple[Any, Schema]] = {}
+        self._plans: dict[int, tuple[Any, tuple[frozenset[str], frozenset[str] | None, tuple[str, ...]]]] = {}
 
     def flat(self, schema: Any) -> Schema:
         hit = self._flat.get(id(schema))
@@ -109,22 +109,34 @@ class Shapes:
                     out[k] = v
         return out
 
-    def render(self, doc: Any, schema: Any) -> Any:
-        """``doc`` as an answer under ``schema``: writeOnly out, closed schemas closed, required in."""
-        if not isinstance(doc, dict) or not isinstance(schema, dict):
-            return copy.deepcopy(doc)
+    def _plan(self, schema: dict[str, Any]) -> tuple[frozenset[str], frozenset[str] | None, tuple[str, ...]]:
+        """Per response schema, once: the writeOnly names, the allowed names when closed, the
+        required names it has properties for."""
+        hit = self._plans.get(id(schema))
+        if hit is not None and hit[0] is schema:
+            return hit[1]
         flat = self.flat(schema)
         props = self.props(schema)
-        closed = flat.get("additionalProperties") is False
-        out = {
-            k: copy.deepcopy(v)
-            for k, v in doc.items()
-            if not self.prop_flag(schema, k, "writeOnly") and (not closed or k in props)
-        }
-        missing = [k for k in flat.get("required") or () if k not in out and k in props]
-        for k in missing:
-            out[k] = self.gen.generate(props[k])
-        return out
+        write_only = frozenset(k for k in props if self.prop_flag(schema, k, "writeOnly"))
+        allowed = frozenset(props) if flat.get("additionalProperties") is False else None
+        required = tuple(k for k in flat.get("required") or () if k in props)
+        plan = (write_only, allowed, required)
+        if len(self._plans) < 10_000:
+            self._plans[id(schema)] = (schema, plan)
+        return plan
+
+    def render(self, doc: Any, schema: Any) -> Any:
+        """``doc`` as an answer under ``schema``: writeOnly out, closed schemas closed, required in.
+        ``doc`` is the caller's own copy (the store hands out copies), so values are not copied."""
+        if not isinstance(doc, dict) or not isinstance(schema, dict):
+            return doc
+        write_only, allowed, required = self._plan(schema)
+        if write_only or allowed is not None:
+            doc = {k: v for k, v in doc.items() if k not in write_only and (allowed is None or k in allowed)}
+        for k in required:
+            if k not in doc:
+                doc[k] = self.gen.generate(self.props(schema)[k])
+        return doc
 
     def problem(self, schema: Any, value: Any) -> str | None:
         """The first reason ``value`` does not validate against ``schema`` (None: it does)."""
