@@ -263,3 +263,15 @@ def test_seed_file_loads_at_start_and_a_bad_one_names_file_and_key(tmp_path: Pat
         MockServer(_state("on", seed=str(seeds)), spec=PETSTORE),
     ):
         pass
+
+
+def test_state_changes_are_on_the_log_entry() -> None:
+    with MockServer(_state("on"), spec=PETSTORE) as server, httpx.Client(base_url=server.url) as c:
+        pet = c.post("/pets", json={"name": "a", "kind": "dog"}, headers={"X-Mockforge-Namespace": "logged"}).json()
+        c.delete(f"/pets/{pet['id']}", headers={"X-Mockforge-Namespace": "logged"})
+        c.get("/pets/7")
+        states = [e.get("state") for e in c.get("/__mockforge/logs").json()["entries"]]
+        assert f"create /pets/{pet['id']} in logged" in str(states) and f"delete /pets/{pet['id']} in logged" in str(
+            states
+        )
+        assert None in states  # a read changes nothing

@@ -248,6 +248,7 @@ class RequestLog:
             rbody[:limit + 1] if len(rbody) > 4 * limit else rbody,  # type: ignore[arg-type]
             cut or headers_cut,  # truncated
             None if request.client_cert is None else request.client_cert.to_dict(),  # client_cert (mTLS)
+            request.state_changes,  # state: what the state step changed
         )
 
     def entry_for(

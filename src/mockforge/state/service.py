@@ -463,7 +463,11 @@ class StateService:
 
     @staticmethod
     def _changed(request: Request, action: str, ns: str, bucket: str, key: str) -> None:
-        log.debug("state %s %s %s/%s (%s %s)", action, ns, bucket, key, request.method, request.path)
+        change = f"{action} {bucket}/{key} in {ns}"
+        if request.state_changes is None:
+            request.state_changes = [change]
+        else:
+            request.state_changes.append(change)
 
 
 def _open_store(cfg: StateConfig) -> StateStore:
