@@ -127,3 +127,13 @@ def test_state_plan_command() -> None:
     assert result.output.rstrip().endswith("1 resource(s)")
     bad = CliRunner().invoke(main, ["state", "plan", "does-not-exist.yaml"])
     assert bad.exit_code == 2
+
+
+def test_yaml_on_and_off_are_state_modes(tmp_path: Path) -> None:
+    from mockforge.config import load_config
+
+    cfg = tmp_path / "m.yaml"
+    cfg.write_text("http:\n  state: {mode: on}\n")
+    assert load_config(str(cfg), env={}).http.state.mode == "on"
+    cfg.write_text("http:\n  state: {mode: off}\n")
+    assert load_config(str(cfg), env={}).http.state.mode == "off"

@@ -578,6 +578,8 @@ def build_config(
         log.warning("unknown config keys ignored%s: %s", where, ", ".join(unknown))
         _drop_keys(raw, unknown)
     raw["source"] = file
+    if isinstance(get_path(raw, "http.state.mode"), bool):  # YAML 1.1 reads a bare on/off as a boolean
+        set_path(raw, "http.state.mode", "on" if get_path(raw, "http.state.mode") else "off")
     try:
         cfg = msgspec.convert(raw, Config, strict=False)
     except msgspec.ValidationError as exc:
