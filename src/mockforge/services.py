@@ -53,6 +53,8 @@ class SpecInUse:
     def __init__(self, runtime: Runtime, stubs: StubService, pipeline: Pipeline[Response], not_found: NotFound) -> None:
         self.runtime = runtime
         self.current: SpecAnswerer | None = None
+        #: The state step, told of a new spec (it infers again; docs/STATE.md).
+        self.state: StateService | None = None
         self._stubs = stubs
         self._pipeline = pipeline
         self._not_found = not_found
@@ -68,6 +70,8 @@ class SpecInUse:
 
     def replace(self, answerer: SpecAnswerer | None) -> None:
         """Serve ``answerer`` from now on (each reader switches with one assignment)."""
+        if self.state is not None and answerer is not None and self.current is not None:
+            self.state.reload(answerer.model)
         self.current = answerer
         self._stubs.validator = answerer
         self._pipeline.replace_final(answerer if answerer is not None else self._not_found)
@@ -175,6 +179,7 @@ async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
     spec = SpecInUse(runtime, stubs, pipeline, not_found)
     if model is not None:
         spec.replace(spec.answerer(model))
+    spec.state = state
 
     services = Services(
         stubs=stubs, spec=spec, pipeline=pipeline, ws=ws, plugins=plugins, fixtures=fixtures, state=state

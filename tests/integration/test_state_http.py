@@ -275,3 +275,18 @@ def test_state_changes_are_on_the_log_entry() -> None:
             states
         )
         assert None in states  # a read changes nothing
+
+
+def test_a_spec_reload_infers_again_keeps_the_store_and_reloads_the_seed_file(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.yaml"
+    seeds.write_text("pets:\n  - {id: 3, name: a, kind: dog}\n")
+    with MockServer(_state("on", seed=str(seeds)), spec=PETSTORE) as server, httpx.Client(base_url=server.url) as c:
+        made = c.post("/pets", json={"name": "kept", "kind": "cat"}).json()
+        seeds.write_text("pets:\n  - {id: 3, name: renamed, kind: dog}\n")
+        model = server.server.load_spec_model()
+        server._on_loop(lambda: server.server.reload_spec(model))
+        assert c.get("/pets/3").json()["name"] == "renamed"
+        assert c.get(f"/pets/{made['id']}").json()["name"] == "kept"
+        seeds.write_text("cats: []\n")  # a bad seed file on reload is logged; serving goes on
+        server._on_loop(lambda: server.server.reload_spec(server.server.load_spec_model()))
+        assert c.get("/pets/3").json()["name"] == "renamed"

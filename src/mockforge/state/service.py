@@ -75,24 +75,8 @@ class StateService:
         self.store: StateStore = store or _open_store(cfg)
         self.validation = validation
         self.tail = tail
-        self.model = model
-        self.plan: Plan = infer(model, cfg.resources)
-        self.routes = RouteTable(model.operations)
-        self.validator = RequestValidator(model.defs)
-        self.shapes = Shapes(DataGenerator(model.defs, seed=seed))
-        self._ops: dict[int, tuple[Resource, str]] = {}
-        self._by_item: dict[str, Resource] = {r.item: r for r in self.plan.resources}
-        self.by_name: dict[str, Resource] = {}
-        for r in self.plan.resources:
-            self.by_name.setdefault(r.name, r)
-            self.by_name[r.collection] = r
-        for op in model.operations:
-            path = op.path.rstrip("/") or "/"
-            for r in self.plan.resources:
-                if path == r.collection:
-                    self._ops[id(op)] = (r, "collection")
-                elif path == r.item:
-                    self._ops[id(op)] = (r, "item")
+        self.seed_value = seed
+        self._use(model)
         #: snapshot id -> store dump (the admin API's; kept here so that every handler sees them)
         self.snapshots: OrderedDict[str, Any] = OrderedDict()
         self.snapshot_ids = itertools.count(1)
@@ -100,6 +84,41 @@ class StateService:
             self.seed_from_examples()
         if cfg.seed:
             self.seed_file(cfg.seed)
+
+    def _use(self, model: ApiModel) -> None:
+        """Everything decided from the spec, once (at start and on a hot reload)."""
+        self.model = model
+        self.plan: Plan = infer(model, self.cfg.resources)
+        self.routes = RouteTable(model.operations)
+        self.validator = RequestValidator(model.defs)
+        self.shapes = Shapes(DataGenerator(model.defs, seed=self.seed_value))
+        ops: dict[int, tuple[Resource, str]] = {}
+        by_name: dict[str, Resource] = {}
+        for r in self.plan.resources:
+            by_name.setdefault(r.name, r)
+            by_name[r.collection] = r
+        for op in model.operations:
+            path = op.path.rstrip("/") or "/"
+            for r in self.plan.resources:
+                if path == r.collection:
+                    ops[id(op)] = (r, "collection")
+                elif path == r.item:
+                    ops[id(op)] = (r, "item")
+        self._by_item = {r.item: r for r in self.plan.resources}
+        self.by_name = by_name
+        self._ops = ops
+
+    def reload(self, model: ApiModel) -> None:
+        """A new spec (``--watch``): infer again, keep what is stored, load the seed file again
+        (a bad one is logged and the stored state kept: a reload never stops the server)."""
+        from mockforge.errors import MockforgeError
+
+        self._use(model)
+        if self.cfg.seed:
+            try:
+                self.seed_file(self.cfg.seed)
+            except MockforgeError as exc:
+                log.error("state: seed file not reloaded: %s", exc)
 
     async def aclose(self) -> None:
         close = getattr(self.store, "close", None)  # the SQLite file; memory has nothing to close
