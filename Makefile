@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/mockforge serve --config examples/mockforge.yaml
+	$(BIN)/mockforge serve --config examples/mockforge.yaml --state on
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -31,6 +31,8 @@ BENCHMARKS = [
     ("plugin_overhead.py", True, 300),
     ("tls_bench.py", True, 600),
     ("drift_bench.py", True, 900),
+    ("state_bench.py", True, 900),
+    ("state_corpus.py", True, 900),
 ]
 
 

@@ -50,6 +50,17 @@ def test_recorded_fixtures_come_after_the_stubs(tmp_path: Path) -> None:
     asyncio.run(services.aclose())
 
 
+def test_state_comes_after_recorded_fixtures_and_before_the_spec(tmp_path: Path) -> None:
+    from mockforge.openapi.loader import load_specs
+
+    data = {"core": {"fixtures": {"mode": "replay", "dir": str(tmp_path)}}, "http": {"state": {"mode": "on"}}}
+    _, services = services_for(data, load_specs([PETSTORE]))
+    assert services.state is not None and services.spec.current is not None
+    assert services.pipeline.steps == (services.stubs, services.fixtures, services.state)
+    assert services.pipeline.final is services.spec.current
+    asyncio.run(services.aclose())
+
+
 def test_the_record_is_frozen() -> None:
     _, services = services_for({})
     with pytest.raises(AttributeError):

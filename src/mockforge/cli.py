@@ -65,6 +65,8 @@ def main() -> None:
 @click.option("--proxy", "proxy_url", metavar="URL", help="Proxy unanswered requests to this upstream URL.")
 @click.option("--drift", type=click.Choice(["off", "report", "enforce"]),
               help="Check proxied answers against the spec (docs/DRIFT.md).")
+@click.option("--state", "state_mode", type=click.Choice(["off", "on", "strict"]),
+              help="Stateful mocks: remember what clients create (docs/STATE.md).")
 def serve(**opts: Any) -> None:
     """Serve mocks until SIGINT/SIGTERM. Prints the bound ports on start."""
     from mockforge.config import load_config
@@ -91,6 +93,7 @@ def serve(**opts: Any) -> None:
         "http.tls.auto": opts["tls"],
         "core.proxy.upstream": opts["proxy_url"],
         "http.drift.mode": opts["drift"],
+        "http.state.mode": opts["state_mode"],
     }
     if opts["record_url"]:
         overrides["core.fixtures.mode"] = "record"
@@ -183,6 +186,9 @@ def _attach_groups() -> None:
     from mockforge.drift.cli import drift
 
     main.add_command(drift, "drift")
+    from mockforge.state.cli import state
+
+    main.add_command(state, "state")
 
 
 _attach_groups()

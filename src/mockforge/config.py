@@ -86,6 +86,28 @@ class DriftConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_groups: int = 1000
 
 
+class StateConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """Stateful mocks (docs/STATE.md)."""
+
+    #: ``on``: remember writes, unknown ids fall back to generated answers; ``strict``: unknown
+    #: ids get the spec's 404 and writes must validate.
+    mode: Literal["off", "on", "strict"] = "off"
+    #: Request header that selects an isolated store.
+    namespace_header: str = "X-Mockforge-Namespace"
+    #: Stored resources per namespace; a create beyond it gets 507.
+    max_resources: int = 10_000
+    #: Namespaces kept; the least recently used one is dropped first.
+    max_namespaces: int = 1_000
+    #: Overrides of inference: {collection, item, id_field, id_kind, list_property}.
+    resources: list[dict[str, Any]] = []
+    #: Seed collections from the spec's examples.
+    seed_from_examples: bool = True
+    #: YAML/JSON file: collection path -> list of objects, loaded at start.
+    seed: str | None = None
+    #: ``memory`` or ``sqlite:///path/state.db`` (kept across restarts, WAL).
+    store: str = "memory"
+
+
 class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = DEFAULT_HTTP_PORT
@@ -122,6 +144,7 @@ class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
     graceful_timeout_ms: int = 5000
     tls: TlsConfig = TlsConfig()
     drift: DriftConfig = DriftConfig()
+    state: StateConfig = StateConfig()
 
 
 class WsRouteConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -307,6 +330,7 @@ ENV_KEYS: dict[str, str] = {
     "MOCKFORGE_STUBS_DIR": "http.stubs_dir",
     "MOCKFORGE_WATCH": "http.watch",
     "MOCKFORGE_TLS": "http.tls.auto",
+    "MOCKFORGE_STATE": "http.state.mode",
     "MOCKFORGE_WS_PORT": "websocket.port",
     "MOCKFORGE_GRPC_PORT": "grpc.port",
     "MOCKFORGE_PROTO_DIR": "grpc.proto_dir",
@@ -336,6 +360,7 @@ PATH_KEYS = (
     "grpc.stubs_dir",
     "core.cache_dir",
     "core.fixtures.dir",
+    "http.state.seed",
     "plugins.dirs",
     "plugins.load",
     "core.file_roots",
@@ -562,6 +587,8 @@ def build_config(
         log.warning("unknown config keys ignored%s: %s", where, ", ".join(unknown))
         _drop_keys(raw, unknown)
     raw["source"] = file
+    if isinstance(get_path(raw, "http.state.mode"), bool):  # YAML 1.1 reads a bare on/off as a boolean
+        set_path(raw, "http.state.mode", "on" if get_path(raw, "http.state.mode") else "off")
     try:
         cfg = msgspec.convert(raw, Config, strict=False)
     except msgspec.ValidationError as exc:
@@ -603,6 +630,8 @@ def _check(cfg: Config, file: str | None) -> None:
         ("http.max_response_bytes", cfg.http.max_response_bytes),
         ("http.max_json_depth", cfg.http.max_json_depth),
         ("http.drift.max_groups", cfg.http.drift.max_groups),
+        ("http.state.max_resources", cfg.http.state.max_resources),
+        ("http.state.max_namespaces", cfg.http.state.max_namespaces),
         ("websocket.send_queue_bytes", cfg.websocket.send_queue_bytes),
         ("core.max_logged_header_bytes", cfg.core.max_logged_header_bytes),
         ("core.max_near_miss_input_bytes", cfg.core.max_near_miss_input_bytes),
@@ -611,6 +640,8 @@ def _check(cfg: Config, file: str | None) -> None:
     ):
         if value <= 0:
             raise bad(where, f"expected a number > 0, got {value}")
+    if cfg.http.state.store != "memory" and not cfg.http.state.store.startswith("sqlite:///"):
+        raise bad("http.state.store", "expected 'memory' or 'sqlite:///path/state.db'")
     if cfg.core.max_near_miss_stubs < 0:
         raise bad("core.max_near_miss_stubs", "expected a number >= 0")
     for i, route in enumerate(cfg.websocket.routes):
@@ -662,6 +693,8 @@ BOUND_KEYS = (
     "http.max_response_bytes",
     "http.max_json_depth",
     "http.drift.max_groups",
+    "http.state.max_resources",
+    "http.state.max_namespaces",
     "websocket.max_connections",
     "websocket.max_message_bytes",
     "websocket.send_queue_limit",

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mockforge.core.events import ExchangeTally
 from mockforge.core.model import Response
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from mockforge.openapi.model import ApiModel
     from mockforge.plugins.manager import PluginManager
     from mockforge.recording.service import FixtureService
+    from mockforge.state.service import StateService
     from mockforge.ws.hub import WebSocketHub
 
 __all__ = ["Services", "SpecInUse", "build_services"]
@@ -53,6 +54,8 @@ class SpecInUse:
     def __init__(self, runtime: Runtime, stubs: StubService, pipeline: Pipeline[Response], not_found: NotFound) -> None:
         self.runtime = runtime
         self.current: SpecAnswerer | None = None
+        #: The state step, told of a new spec (it infers again; docs/STATE.md).
+        self.state: StateService | None = None
         self._stubs = stubs
         self._pipeline = pipeline
         self._not_found = not_found
@@ -68,6 +71,8 @@ class SpecInUse:
 
     def replace(self, answerer: SpecAnswerer | None) -> None:
         """Serve ``answerer`` from now on (each reader switches with one assignment)."""
+        if self.state is not None and answerer is not None and self.current is not None:
+            self.state.reload(answerer.model)
         self.current = answerer
         self._stubs.validator = answerer
         self._pipeline.replace_final(answerer if answerer is not None else self._not_found)
@@ -86,6 +91,7 @@ class Services:
     fixtures: FixtureService | None = None
     #: Checks proxied answers against the spec (``http.drift.mode`` report/enforce).
     drift: DriftService | None = None
+    state: StateService | None = None
     #: Exchanges since the last reset, for the admin API (subscribed to the log's ExchangeLogged).
     tally: ExchangeTally = field(default_factory=ExchangeTally)
 
@@ -106,11 +112,20 @@ class Services:
             out.append(AdminRoute.prefix("logs.har", self.fixtures.admin))
         if self.drift is not None:
             out.append(AdminRoute.prefix("drift", self.drift.admin))
+        if self.state is not None:
+            from mockforge.state.admin import StateAdmin
+
+            out.append(AdminRoute.prefix("state", StateAdmin(self.state).admin))
         return out
 
     async def aclose(self) -> None:
         """Close what holds resources (fixture writers, plugin pools); one failure stops none."""
-        for name, svc in (("fixtures", self.fixtures), ("plugins", self.plugins)):
+        closing: tuple[tuple[str, Any], ...] = (
+            ("fixtures", self.fixtures),
+            ("plugins", self.plugins),
+            ("state", self.state),
+        )
+        for name, svc in closing:
             if svc is not None:
                 try:
                     await svc.aclose()
@@ -165,14 +180,22 @@ async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
     steps.append(stubs)
     if fixtures is not None:
         steps.append(fixtures)
+    state = None
+    if cfg.http.state.mode != "off" and model is not None:  # off: state/ is never imported
+        from mockforge.state.service import StateService
+
+        state = StateService(cfg.http.state, model, seed=cfg.core.seed, validation=cfg.http.validation, tail=stubs.tail)
+        steps.append(state)
     not_found = NotFound(stubs, cfg.core.max_near_miss_input_bytes)
     pipeline: Pipeline[Response] = Pipeline(steps, not_found)
     spec = SpecInUse(runtime, stubs, pipeline, not_found)
     if model is not None:
         spec.replace(spec.answerer(model))
+    spec.state = state
 
     services = Services(
-        stubs=stubs, spec=spec, pipeline=pipeline, ws=ws, plugins=plugins, fixtures=fixtures, drift=drift
+        stubs=stubs, spec=spec, pipeline=pipeline, ws=ws, plugins=plugins, fixtures=fixtures, drift=drift,
+        state=state,
     )
     runtime.log.logged.subscribe(services.tally.on_entry)
     runtime.reset_hooks.append(services.tally.clear)

@@ -117,6 +117,8 @@ class Request:
     route: str | None = None
     #: The verified client certificate of a mutual-TLS connection (mockforge.core.client_cert).
     client_cert: ClientCert | None = None
+    #: What a stateful answer changed ("create /pets/1001 in default"), for the log entry.
+    state_changes: list[str] | None = None
     _query: dict[str, list[str]] | None = None
     _json: Any = None
     _json_parsed: bool = False
@@ -203,3 +205,5 @@ class LogEntry(msgspec.Struct, gc=False):
     client_cert: dict[str, Any] | None = None
     #: Drift findings on a proxied answer (``http.drift.mode``), else None.
     drift: list[dict[str, Any]] | None = None
+    #: What the state step changed (docs/STATE.md), else None.
+    state: list[str] | None = None

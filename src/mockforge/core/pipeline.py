@@ -8,7 +8,7 @@ gRPC unary and client-streaming calls decide the same way (``grpc/service.py``):
 the descriptor's generated reply; their answer is which stub replies, not a ``Response``, so a
 pipeline is generic in what its steps answer.
 
-Order (issue #13): request filters (plugins) -> stubs -> recorded fixtures -> [state, next issue]
+Order (issue #13): request filters (plugins) -> stubs -> recorded fixtures -> state (when on)
 -> spec/descriptor answer -> not found. A step is anything with ``async answer(request) ->
 Response | None``; ``None`` hands the request to the next step. The tuple of steps is decided
 once at start-up from what is configured (``services.build_services``), so a request pays one

@@ -249,6 +249,7 @@ class RequestLog:
             cut or headers_cut,  # truncated
             None if request.client_cert is None else request.client_cert.to_dict(),  # client_cert (mTLS)
             response.drift,  # drift findings (mockforge.drift)
+            request.state_changes,  # state: what the state step changed
         )
 
     def entry_for(

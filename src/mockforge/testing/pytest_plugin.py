@@ -14,6 +14,8 @@ nothing of mockforge until a collected test asks for one of the fixtures.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,6 +142,7 @@ def mockforge(request: pytest.FixtureRequest) -> Iterator[MockServer]:
     from mockforge.testing.server import MockServer
 
     with MockServer(**_options(request.config, request.node)) as server:
+        server.namespace = "test-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
         yield server
         _keep_drift(request.config, server)
 
@@ -169,6 +172,7 @@ def mockforge_session(_mockforge_session_server: MockServer) -> Iterator[MockSer
     """One server for the whole session (per xdist worker); what a test adds (stubs, scenario
     state, global fault, log entries) is removed after it."""
     server = _mockforge_session_server
+    server.namespace = "session-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
     mark = server.checkpoint()
     try:
         yield server

@@ -40,6 +40,7 @@ from mockforge.server import Server
 if TYPE_CHECKING:
     from mockforge.grpc.service import GrpcService
     from mockforge.http.stubbing import StubService
+    from mockforge.testing.state import StateHandle
 
 T = TypeVar("T")
 #: Seconds to wait for the server loop before giving up on a call into it.
@@ -295,6 +296,8 @@ class MockServer:
         self._running = False
         self._used = False
         self._config_fault: Any = None
+        #: The state namespace of ``state()`` and ``state_headers`` (the pytest fixtures set one).
+        self.namespace = "default"
 
     # ---- lifecycle ----------------------------------------------------------------------
     def _begin(self) -> bool:
@@ -480,6 +483,21 @@ class MockServer:
     def _grpc(self) -> GrpcService | None:
         services = self.server.services
         return services.grpc if services is not None else None
+
+    def state(self, resource: str, namespace: str | None = None) -> StateHandle:
+        """Seed, read and clear a stored resource (``http.state.mode`` on or strict)."""
+        from mockforge.testing.state import StateHandle
+
+        services = self.server.services
+        svc = services.state if services is not None else None
+        if svc is None:
+            raise RuntimeError("state is off or the server is not started: set http.state.mode to on or strict")
+        return StateHandle(svc, resource, namespace or self.namespace, self._on_loop)
+
+    @property
+    def state_headers(self) -> dict[str, str]:
+        """The namespace header of this server's namespace, for a client to send."""
+        return {self.config.http.state.namespace_header: self.namespace}
 
     def _stub_service(self) -> StubService:
         services = self.server.services

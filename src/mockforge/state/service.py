@@ -1,0 +1,503 @@
+"""The state step of the HTTP pipeline (after recorded fixtures, before the spec answer) and the
+service the admin API and ``MockServer.state`` use.
+
+    step = StateService(runtime.config.http.state, model, seed=..., validation=..., tail=...)
+    await step.answer(request)    # a Response for a resource operation it can answer, else None
+
+Per request: one route lookup (the compiled ``RouteTable``), one dict lookup from the operation
+to its resource and role (decided once), then one store call or two. What ``None`` means: the
+request is not for an inferred resource, or (mode ``on``) its id is unknown, so the spec step
+answers as it always did. Mode ``strict`` answers the documented 404 for unknown ids and a
+missing parent, and refuses invalid writes whatever the validation mode says.
+
+Answers go through the same ``AnswerTail`` as stubs and spec routes (faults, latency). The
+changes a request made are kept on it (``request.state_changes``) for its log entry.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import uuid
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from mockforge.core.model import Request, Response
+from mockforge.core.responses import detail, encode_json, error_response
+from mockforge.openapi.model import MISSING, ApiModel, Operation, Schema
+from mockforge.openapi.routes import Matched, RouteTable
+from mockforge.openapi.validation import RequestValidator
+from mockforge.schema.generate import DataGenerator
+from mockforge.state.inference import Plan, Resource, infer
+from mockforge.state.patch import PatchError, json_patch, merge_patch
+from mockforge.state.render import Shapes, documented, json_schema
+from mockforge.state.store import MemoryStore, StateStore, StoreFull
+
+if TYPE_CHECKING:
+    from mockforge.config import StateConfig, ValidationConfig
+    from mockforge.core.pipeline import AnswerTail
+
+__all__ = ["StateService"]
+
+log = logging.getLogger("mockforge.state")
+DEFAULT_NS = "default"
+_JSON = [("content-type", "application/json")]
+_PAGE_SIZE = ("limit", "per_page", "pageSize", "page_size", "perPage", "size", "count", "maxResults")
+_TOTALS = ("total", "count", "total_count", "totalCount", "totalItems", "total_items")
+
+
+def _target(request: Request) -> str:
+    return f"{request.path}?{request.raw_query}" if request.raw_query else request.path
+
+
+def _int(value: str | None) -> int | None:
+    if value is None or not value.isdigit() or len(value) > 9:
+        return None
+    return int(value)
+
+
+class StateService:
+    """Stored resources of one spec, answered from a store (see the module docstring)."""
+
+    def __init__(
+        self,
+        cfg: StateConfig,
+        model: ApiModel,
+        *,
+        seed: int | None,
+        validation: ValidationConfig,
+        tail: AnswerTail | None = None,
+        store: StateStore | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.strict = cfg.mode == "strict"
+        self.header = cfg.namespace_header.lower()
+        self.store: StateStore = store or _open_store(cfg)
+        self.validation = validation
+        self.tail = tail
+        self.seed_value = seed
+        self._use(model)
+        #: snapshot id -> store dump (the admin API's; kept here so that every handler sees them)
+        self.snapshots: OrderedDict[str, Any] = OrderedDict()
+        self.snapshot_ids = itertools.count(1)
+        if cfg.seed_from_examples:
+            self.seed_from_examples()
+        if cfg.seed:
+            self.seed_file(cfg.seed)
+
+    def _use(self, model: ApiModel) -> None:
+        """Everything decided from the spec, once (at start and on a hot reload)."""
+        self.model = model
+        self.plan: Plan = infer(model, self.cfg.resources)
+        self.routes = RouteTable(model.operations)
+        self.validator = RequestValidator(model.defs)
+        self.shapes = Shapes(DataGenerator(model.defs, seed=self.seed_value))
+        ops: dict[int, tuple[Resource, str]] = {}
+        by_name: dict[str, Resource] = {}
+        for r in self.plan.resources:
+            by_name.setdefault(r.name, r)
+            by_name[r.collection] = r
+        for op in model.operations:
+            path = op.path.rstrip("/") or "/"
+            for r in self.plan.resources:
+                if path == r.collection:
+                    ops[id(op)] = (r, "collection")
+                elif path == r.item:
+                    ops[id(op)] = (r, "item")
+        self._by_item = {r.item: r for r in self.plan.resources}
+        self.by_name = by_name
+        self._ops = ops
+
+    def reload(self, model: ApiModel) -> None:
+        """A new spec (``--watch``): infer again, keep what is stored, load the seed file again
+        (a bad one is logged and the stored state kept: a reload never stops the server)."""
+        from mockforge.errors import MockforgeError
+
+        self._use(model)
+        if self.cfg.seed:
+            try:
+                self.seed_file(self.cfg.seed)
+            except MockforgeError as exc:
+                log.error("state: seed file not reloaded: %s", exc)
+
+    async def aclose(self) -> None:
+        close = getattr(self.store, "close", None)  # the SQLite file; memory has nothing to close
+        if close is not None:
+            close()
+
+    # ---- addressing
+
+    @staticmethod
+    def bucket(res: Resource, params: dict[str, str]) -> str:
+        out = res.collection
+        for p in res.parents:
+            out = out.replace("{" + p + "}", params.get(p, ""))
+        return out
+
+    def _parent_missing(self, ns: str, res: Resource, params: dict[str, str]) -> bool:
+        parent_item = res.collection.rsplit("/", 1)[0]
+        parent = self._by_item.get(parent_item)
+        if parent is None:
+            return False
+        key = params.get(parent.item_param, "")
+        return self.store.get(ns, self.bucket(parent, params), key) is None
+
+    # ---- the step
+
+    async def answer(self, request: Request) -> Response | None:
+        match = self.routes.match(request.method, _target(request))
+        if not isinstance(match, Matched):
+            return None
+        hit = self._ops.get(id(match.operation))
+        if hit is None:
+            return None
+        res, role = hit
+        op = match.operation
+        params = match.params
+        ns = request.headers.get(self.header) or DEFAULT_NS
+        if self.strict and res.parents and self._parent_missing(ns, res, params):
+            response: Response | None = self._not_found(op, res, "parent")
+        else:
+            response = self._decide(request, op, res, role, ns, params)
+        if response is None:
+            return None
+        request.route = match.template
+        request.path_params = params
+        if self.tail is None:
+            return response
+        done = response
+        return await self.tail.finish(request, lambda: done, operation_id=op.operation_id, tags=op.tags)
+
+    def _decide(
+        self, request: Request, op: Operation, res: Resource, role: str, ns: str, params: dict[str, str]
+    ) -> Response | None:
+        bucket = self.bucket(res, params)
+        method = request.method
+        if role == "collection":
+            if method == "POST":
+                return self._create(request, op, res, ns, bucket, params)
+            if method == "GET":
+                return self._list(request, op, res, ns, bucket)
+            return None
+        key = params.get(res.item_param, "")
+        old = self.store.get(ns, bucket, key)
+        if old is None and not (method == "PUT" and "201" in op.responses):
+            return self._not_found(op, res, key) if self.strict else None
+        if method in ("GET", "HEAD"):
+            return self._doc_answer(op, old, "")
+        if method == "DELETE":
+            gone = self.store.delete(ns, bucket, key)
+            self._changed(request, "delete", ns, bucket, key)
+            status, spec = documented(op, "204")
+            if status == 204 or json_schema(spec) is None:
+                return Response(status=status, source="state")
+            return self._doc_answer(op, gone, "")
+        if method in ("PUT", "PATCH"):
+            return self._write(request, op, res, ns, bucket, key, old)
+        return None
+
+    # ---- answers
+
+    def _doc_answer(
+        self, op: Operation, doc: Any, prefer: str, headers: list[tuple[str, str]] | None = None
+    ) -> Response:
+        status, spec = documented(op, prefer)
+        schema = json_schema(spec)
+        body = self.shapes.render(doc, schema) if schema is not None else doc
+        return Response(status=status, headers=[*_JSON, *(headers or [])], body=encode_json(body), source="state")
+
+    def _not_found(self, op: Operation, res: Resource, key: str) -> Response:
+        spec = op.responses.get("404")
+        schema = json_schema(spec)
+        if schema is not None and spec is not None:
+            media = next(iter(spec.content.values()))
+            examples = [media.example] if media.example is not MISSING else list(media.examples.values())
+            body = examples[0] if examples else self.shapes.gen.generate(schema)
+            return Response(status=404, headers=list(_JSON), body=encode_json(body), source="state")
+        what = "its parent" if key == "parent" else f"{res.id_field} {key!r}"
+        resp = error_response(404, "not_found", f"no {res.name} with {what}")
+        resp.source = "state"
+        return resp
+
+    def _refuse(
+        self, request: Request, op: Operation, params: dict[str, str], *, patch: bool = False
+    ) -> Response | None:
+        """The validation answer for a write (None: go on); strict refuses whatever the mode."""
+        mode = self.validation.overrides.get(op.key, self.validation.mode)
+        if mode == "off" and not self.strict:
+            return None
+        if patch:  # a patch body is checked by applying it, then the result is validated
+            return None
+        problems = self.validator.for_operation(op).validate(request, params)
+        if not problems:
+            return None
+        if mode == "warn" and not self.strict:
+            log.warning(
+                "state write %s %s does not match %s: %s",
+                request.method,
+                request.path,
+                op.key,
+                "; ".join(str(p) for p in problems),
+            )
+            return None
+        return error_response(
+            self.validation.status,
+            "validation_failed",
+            f"request does not match {op.key}",
+            [detail(p.location, p.reason) for p in problems],
+        )
+
+    def _body(self, request: Request) -> dict[str, Any] | Response:
+        body = request.json()
+        if not isinstance(body, dict):
+            return error_response(
+                400, "invalid_body", "a JSON object body is required", [detail("body", "not a JSON object")]
+            )
+        return body
+
+    def _new_id(self, res: Resource, ns: str, bucket: str) -> tuple[Any, str]:
+        if res.id_kind == "integer":
+            value = self.store.next_int(ns, bucket, 1001)
+            return value, str(value)
+        sub = self.shapes.props(res.schema).get(res.id_field)
+        if (
+            res.id_kind == "string"
+            and isinstance(sub, dict)
+            and (sub.get("format") or sub.get("pattern"))
+            and res.schema
+        ):
+            for _ in range(5):
+                cand = self.shapes.gen.generate(sub)
+                if isinstance(cand, str) and cand and self.store.get(ns, bucket, cand) is None:
+                    return cand, cand
+        text = str(uuid.uuid4())
+        return text, text
+
+    def _create(
+        self, request: Request, op: Operation, res: Resource, ns: str, bucket: str, params: dict[str, str]
+    ) -> Response:
+        refused = self._refuse(request, op, params)
+        if refused is not None:
+            return refused
+        body = self._body(request)
+        if isinstance(body, Response):
+            return body
+        sent = body.get(res.id_field)
+        if (
+            sent is not None
+            and not self.shapes.prop_flag(res.schema, res.id_field, "readOnly")
+            and isinstance(sent, (str, int))
+        ):
+            value: Any = sent
+            key = str(sent)
+            if self.store.get(ns, bucket, key) is not None:
+                return error_response(
+                    409,
+                    "conflict",
+                    f"{res.name} with {res.id_field} {key!r} exists",
+                    [detail(f"body.{res.id_field}", "already exists")],
+                )
+        else:
+            value, key = self._new_id(res, ns, bucket)
+        doc = self.shapes.conform(res.schema, self.shapes.created_doc(res.schema, body))
+        doc[res.id_field] = value
+        try:
+            self.store.put(ns, bucket, key, doc)
+        except StoreFull as exc:
+            return error_response(507, "state_full", f"{exc}: delete resources or raise the bound")
+        self._changed(request, "create", ns, bucket, key)
+        location = f"{request.path.rstrip('/')}/{key}"
+        return self._doc_answer(op, doc, "201", [("location", location)])
+
+    def _write(
+        self, request: Request, op: Operation, res: Resource, ns: str, bucket: str, key: str, old: dict[str, Any] | None
+    ) -> Response:
+        ctype = (request.headers.get("content-type") or "").lower()
+        is_json_patch = request.method == "PATCH" and ctype.startswith("application/json-patch+json")
+        patching = request.method == "PATCH"  # a patch body is partial: its result is what is checked
+        refused = self._refuse(request, op, {res.item_param: key, **request.path_params}, patch=patching)
+        if refused is not None:
+            return refused
+        raw = request.json()
+        if is_json_patch:
+            try:
+                doc = json_patch(old or {}, raw)
+            except PatchError as exc:
+                return error_response(
+                    422, "patch_failed", "the JSON Patch cannot be applied", [detail(f"body{exc.where}", exc.reason)]
+                )
+        elif not isinstance(raw, dict):
+            return error_response(
+                400, "invalid_body", "a JSON object body is required", [detail("body", "not a JSON object")]
+            )
+        elif request.method == "PATCH":
+            doc = merge_patch(old or {}, raw)
+        else:
+            doc = (
+                self.shapes.kept(res.schema, old, raw) if old is not None else self.shapes.created_doc(res.schema, raw)
+            )
+        if not isinstance(doc, dict):
+            return error_response(422, "patch_failed", "the patched resource is not an object")
+        doc[res.id_field] = old.get(res.id_field) if old is not None else self._typed_id(res, key)
+        mode = self.validation.overrides.get(op.key, self.validation.mode)
+        if (self.strict or (patching and mode == "enforce")) and res.schema:
+            problem = self.shapes.problem(res.schema, self.shapes.render(doc, res.schema))
+            if problem is not None:
+                return error_response(
+                    422, "invalid_resource", f"the {res.name} would not match the spec", [detail("body", problem)]
+                )
+        if not self.strict:  # strict refused an invalid result above; on keeps answers valid
+            doc = self.shapes.conform(res.schema, doc)
+        try:
+            created = self.store.put(ns, bucket, key, doc)
+        except StoreFull as exc:
+            return error_response(507, "state_full", f"{exc}: delete resources or raise the bound")
+        self._changed(request, "create" if created else "update", ns, bucket, key)
+        return self._doc_answer(op, doc, "201" if created else "")
+
+    @staticmethod
+    def _typed_id(res: Resource, key: str) -> Any:
+        return int(key) if res.id_kind == "integer" and key.isdigit() else key
+
+    # ---- lists
+
+    def _list(self, request: Request, op: Operation, res: Resource, ns: str, bucket: str) -> Response:
+        items = self.store.items(ns, bucket)
+        declared = {p.name for p in op.parameters if p.location == "query"}
+        query = request.query
+        scalars = {
+            k
+            for k, v in self.shapes.props(res.schema).items()
+            if isinstance(v, dict) and self.shapes.flat(v).get("type") in ("string", "integer", "number", "boolean")
+        }
+        for name in sorted(declared & scalars & query.keys()):
+            want = query[name][0]
+            items = [d for d in items if name in d and _text(d[name]) == want]
+        total = len(items)
+        size = next(
+            (n for n in (_int(query.get(k, [None])[0]) for k in _PAGE_SIZE if k in declared) if n is not None), None
+        )
+        start = 0
+        if "offset" in declared:
+            start = _int(query.get("offset", [None])[0]) or 0
+        elif "cursor" in declared:
+            start = _int(query.get("cursor", [None])[0]) or 0
+        elif "page" in declared and size:
+            page = _int(query.get("page", [None])[0]) or 1
+            start = (max(page, 1) - 1) * size
+        status, spec = documented(op, "200")
+        schema = json_schema(spec)
+        cap = self._max_items(schema, res.list_property)
+        if cap is not None:
+            size = min(size or cap, cap)
+        items = items[start : start + size] if size else items[start:]
+        body: Any
+        if res.list_property and schema is not None:
+            body = self._envelope(schema, res.list_property, items, total)
+        else:
+            item_schema = self.shapes.flat(schema).get("items") if schema is not None else None
+            body = [self.shapes.render(d, item_schema) for d in items]
+        return Response(status=status, headers=list(_JSON), body=encode_json(body), source="state")
+
+    def _max_items(self, schema: Schema | None, prop: str | None) -> int | None:
+        """The documented array's ``maxItems``: a page never holds more (answers stay valid)."""
+        if schema is None:
+            return None
+        arr = self.shapes.flat(self.shapes.props(schema).get(prop, {})) if prop else self.shapes.flat(schema)
+        cap = arr.get("maxItems")
+        return cap if isinstance(cap, int) and cap > 0 else None
+
+    def _envelope(self, schema: Schema, prop: str, items: list[dict[str, Any]], total: int) -> dict[str, Any]:
+        base = self.shapes.gen.generate(schema)
+        env: dict[str, Any] = dict(base) if isinstance(base, dict) else {}
+        props = self.shapes.props(schema)
+        item_schema = self.shapes.flat(props.get(prop, {})).get("items")
+        env[prop] = [self.shapes.render(d, item_schema) for d in items]
+        for name in _TOTALS:
+            sub = props.get(name)
+            if name != prop and isinstance(sub, dict) and self.shapes.flat(sub).get("type") == "integer":
+                env[name] = total
+        return env
+
+    # ---- seeds, changes
+
+    def seed_from_examples(self) -> int:
+        """Objects in the collection GET's examples seed the default namespace (top-level
+        collections only: a nested one has no parent id to file them under)."""
+        count = 0
+        for op in self.model.operations:
+            hit = self._ops.get(id(op))
+            if op.method != "GET" or hit is None or hit[1] != "collection" or hit[0].parents:
+                continue
+            res = hit[0]
+            spec = op.responses.get("200")
+            for media in spec.content.values() if spec else ():
+                examples = [media.example, *media.examples.values()]
+                for ex in examples:
+                    docs = ex.get(res.list_property) if isinstance(ex, dict) and res.list_property else ex
+                    if isinstance(docs, list):
+                        count += self.seed(res, docs)
+        return count
+
+    def seed_file(self, path: str) -> int:
+        """Load ``http.state.seed`` (resource name or collection path -> list of objects) into the
+        default namespace; the whole file is checked first, then stored (whole or not at all).
+        ``ConfigError`` names the file and the key of the first problem."""
+        from mockforge.config import read_config_file
+        from mockforge.errors import ConfigError
+
+        data = read_config_file(path)
+        plan: list[tuple[Resource, list[Any]]] = []
+        for key, docs in data.items():
+            res = self.by_name.get(str(key))
+            if res is None:
+                known = ", ".join(sorted(r.name for r in self.plan.resources)) or "none inferred"
+                raise ConfigError(f"no resource {key!r} (known: {known})", file=path, where=str(key))
+            if not isinstance(docs, list):
+                raise ConfigError("expected a list of objects", file=path, where=str(key))
+            for i, doc in enumerate(docs):
+                if not isinstance(doc, dict) or not isinstance(doc.get(res.id_field), (str, int)):
+                    raise ConfigError(f"an object with {res.id_field!r} is required", file=path, where=f"{key}.{i}")
+            plan.append((res, docs))
+        return sum(self.seed(res, docs) for res, docs in plan)
+
+    def seed(
+        self, res: Resource, docs: list[Any], ns: str = DEFAULT_NS, bucket: str | None = None, *, strict: bool = False
+    ) -> int:
+        """Store each object of ``docs`` that has an id (kept as given); how many were stored.
+        Past ``max_resources`` the rest are left out (logged), or ``StoreFull`` when ``strict``."""
+        n = 0
+        for doc in docs:
+            if isinstance(doc, dict) and isinstance(doc.get(res.id_field), (str, int)):
+                try:
+                    kept = self.shapes.conform(res.schema, dict(doc))
+                    self.store.put(ns, bucket or res.collection, str(doc[res.id_field]), kept)
+                except StoreFull:
+                    if strict:
+                        raise
+                    log.warning("state: seeds for %s stop at http.state.max_resources", res.collection)
+                    return n
+                n += 1
+        return n
+
+    @staticmethod
+    def _changed(request: Request, action: str, ns: str, bucket: str, key: str) -> None:
+        change = f"{action} {bucket}/{key} in {ns}"
+        if request.state_changes is None:
+            request.state_changes = [change]
+        else:
+            request.state_changes.append(change)
+
+
+def _open_store(cfg: StateConfig) -> StateStore:
+    if cfg.store.startswith("sqlite:///"):
+        from mockforge.state.sqlite_store import SqliteStore, sqlite_path
+
+        return SqliteStore(sqlite_path(cfg.store) or "state.db", cfg.max_resources, cfg.max_namespaces)
+    return MemoryStore(cfg.max_resources, cfg.max_namespaces)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
