@@ -64,5 +64,8 @@ class HttpListener:
             await asyncio.sleep(0.02)
         for conn in [*self.state.connections, *self.state.refusing]:
             conn.transport.abort()
+        wait_handshakes = getattr(self._server, "wait_closed_handshakes", None)
+        if wait_handshakes is not None:  # TLS: connections still handshaking when the stop came
+            await wait_handshakes()
         self._server = None
 

@@ -51,7 +51,8 @@ class TlsServer:
         self.max_connections = max_connections
         self.sockets: list[socket.socket] = []
         self._pending: dict[socket.socket, asyncio.TimerHandle] = {}
-        self._handshaking: set[asyncio.Task[None]] = set()
+        #: connections being handed to a protocol (TLS handshake or plain), with their raw socket
+        self._handshaking: dict[asyncio.Task[None], socket.socket] = {}
         self._loop = asyncio.get_running_loop()
         #: for /stats and tests
         self.handshakes = 0
@@ -91,7 +92,20 @@ class TlsServer:
         self.sockets = []
         for conn, timer in list(self._pending.items()):
             self._drop(conn, timer)
-        for task in list(self._handshaking):
+        # a handshake in flight is ended by shutting its socket down, not by cancelling it: the
+        # handshake then fails and asyncio closes the transport it made (a cancelled one would be
+        # left unclosed); ``wait_closed`` waits for them
+        for conn in list(self._handshaking.values()):
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    async def wait_closed_handshakes(self, timeout: float = 2.0) -> None:
+        """Wait (at most ``timeout``) for the handshakes ``close`` ended; cancel what is left."""
+        tasks = list(self._handshaking)
+        if not tasks:
+            return
+        _, left = await asyncio.wait(tasks, timeout=timeout)
+        for task in left:
             task.cancel()
 
     # ---- accept and sniff ------------------------------------------------------------------
@@ -159,8 +173,8 @@ class TlsServer:
 
     def _hand_over(self, conn: socket.socket, timeout_s: float, *, tls: bool) -> None:
         task = self._loop.create_task(self._connect(conn, timeout_s, tls))
-        self._handshaking.add(task)
-        task.add_done_callback(self._handshaking.discard)
+        self._handshaking[task] = conn
+        task.add_done_callback(lambda t: self._handshaking.pop(t, None))
 
     async def _connect(self, conn: socket.socket, timeout_s: float, tls: bool) -> None:
         peer = _peer(conn)
