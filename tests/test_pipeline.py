@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from mockforge.config import build_config
 from mockforge.core.faults import FaultPolicy, parse_fault
@@ -101,19 +102,32 @@ def test_tail_builds_then_applies_the_fault() -> None:
     assert resp.status == 503
 
 
-def test_tail_a_stub_fault_replaces_the_global_rules_and_a_stub_delay_replaces_latency() -> None:
+def recorded_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays the tail asks ``asyncio.sleep`` for, returned at once (no wall clock in tests)."""
+    asked: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        asked.append(delay)
+
+    monkeypatch.setattr("mockforge.core.pipeline.asyncio.sleep", sleep)
+    return asked
+
+
+def test_tail_a_stub_fault_replaces_the_global_rules_and_a_stub_delay_replaces_latency(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     tail = AnswerTail(policy(faults={"status": 503}, latency={"fixed_ms": 5000}), None)
     spec = parse_fault({"status": 418}, "fault")
-    started = time.perf_counter()
+    asked = recorded_sleeps(monkeypatch)
     resp = asyncio.run(tail.finish(req(), lambda: Response(), stub_id="s", stub_fault=spec, delay_s=0.0))
-    assert resp.status == 418 and time.perf_counter() - started < 1.0
+    assert resp.status == 418 and all(delay < 1.0 for delay in asked)  # the 5 s latency was replaced
 
 
-def test_tail_sleeps_the_latency_the_rules_give() -> None:
+def test_tail_sleeps_the_latency_the_rules_give(monkeypatch: pytest.MonkeyPatch) -> None:
     tail = AnswerTail(policy(latency={"fixed_ms": 60}), None)
-    started = time.perf_counter()
+    asked = recorded_sleeps(monkeypatch)
     asyncio.run(tail.finish(req(), lambda: Response()))
-    assert time.perf_counter() - started >= 0.05
+    assert sum(asked) >= 0.05
 
 
 def test_tail_a_plugin_answers_instead_of_the_build_and_is_labelled() -> None:
