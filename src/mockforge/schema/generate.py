@@ -194,7 +194,7 @@ class DataGenerator:
             base = {k: v for k, v in schema.items() if k not in ("if", "then", "else")}
             return self._node(merge(self.defs, [base, schema["if"], schema["then"]]), name=name, hint=hint,
                               prefer=prefer)
-        types = _types_of(schema)
+        types = types_of(schema)
         if not types:
             return Node(unsat, 0)
         if len(types) == 1:
@@ -337,8 +337,14 @@ class DataGenerator:
     def _not(self, schema: dict[str, Any], name: str | None, hint: str | None, prefer: bool) -> Node:
         negated = schema["not"]
         rest = {k: v for k, v in schema.items() if k != "not"}
+        banned_keys = _banned_keys(negated, rest)
+        if banned_keys:
+            # ``not: {required: [...]}`` (or an ``anyOf`` of such): leave those properties out
+            props = rest.get("properties") or {}
+            rest["properties"] = {k: v for k, v in props.items() if k not in banned_keys}
+            rest["propertyNames"] = {"not": {"enum": sorted(banned_keys)}}
         if "type" not in rest and isinstance(negated, dict) and "type" in negated:
-            banned = _types_of(negated)
+            banned = types_of(negated)
             kinds = ("string", "integer", "boolean", "object", "array", "null")
             rest["type"] = next((t for t in kinds if t not in banned), "null")
         inner = self._node(rest, name=name, hint=hint, prefer=prefer)
@@ -446,7 +452,7 @@ class DataGenerator:
         nodes: dict[str, Node] = {}
         optional: list[str] = []
         for key, sub in props.items():
-            if sub is False:
+            if sub is False or _never(sub):
                 continue
             if key not in required:
                 target = self.resolve(sub)
@@ -553,6 +559,41 @@ class DataGenerator:
 # --------------------------------------------------------------------------- small helpers
 
 
+def _never(schema: Any) -> bool:
+    """A schema no value satisfies, written as ``not: {}`` (or ``not: true``)."""
+    if not isinstance(schema, dict) or "not" not in schema:
+        return False
+    negated = schema["not"]
+    return negated is True or (isinstance(negated, dict) and not any(k not in _ANNOTATIONS for k in negated))
+
+
+def _banned_keys(negated: Any, outer: dict[str, Any]) -> set[str]:
+    """Properties to leave out so an object satisfies ``not: negated``, when ``negated`` only
+    lists required properties (``{required: [a, b]}``: one of them goes; ``{anyOf: [{required:
+    [a]}, {required: [b]}]}``: one of each). Empty when ``negated`` says anything else."""
+    if not isinstance(negated, dict):
+        return set()
+    needed = set(outer.get("required") or [])
+    groups: list[list[str]] = []
+    if set(negated) - _ANNOTATIONS == {"required"} and isinstance(negated["required"], list):
+        groups.append([str(k) for k in negated["required"]])
+    else:
+        alts = negated.get("anyOf", negated.get("oneOf"))
+        if set(negated) - _ANNOTATIONS not in ({"anyOf"}, {"oneOf"}) or not isinstance(alts, list):
+            return set()
+        for alt in alts:
+            if not isinstance(alt, dict) or set(alt) - _ANNOTATIONS != {"required"}:
+                return set()
+            groups.append([str(k) for k in alt["required"]])
+    banned: set[str] = set()
+    for group in groups:
+        pick = next((k for k in group if k not in needed), None)
+        if pick is None:
+            return set()
+        banned.add(pick)
+    return banned
+
+
 def _singular(name: str | None) -> str | None:
     if name and len(name) > 3 and name.endswith("s") and not name.endswith("ss"):
         return name[:-1]
@@ -563,7 +604,7 @@ def _ukey(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
-def _types_of(schema: dict[str, Any]) -> list[str]:
+def types_of(schema: dict[str, Any]) -> list[str]:
     t = schema.get("type")
     if isinstance(t, str):
         return [t]

@@ -30,6 +30,7 @@ from mockforge.schema.node import Unsat
 _sre: Any = importlib.import_module("re._parser")
 
 _PRINTABLE = [chr(c) for c in range(32, 127)]
+_BRACED_HEX = re.compile(r"(?<!\\)((?:\\\\)*)\\x\{([0-9a-fA-F]{1,6})\}")
 _WORD_RANGES = ((97, 122), (65, 90), (48, 57), (95, 95))
 _CATEGORIES: dict[str, tuple[tuple[int, int], ...]] = {
     "CATEGORY_DIGIT": ((48, 57),),
@@ -146,6 +147,8 @@ def pattern_generator(pattern: str) -> Callable[[random.Random, int], str] | Non
     """A function ``(rng, cap) -> str`` producing strings the regex matches (``cap`` bounds each
     unbounded repeat above its minimum), or ``None`` when the pattern uses a construct we cannot
     produce (Unicode property classes, negated categories inside a class, ...)."""
+    if "\\x{" in pattern:  # RE2's spelling of a code point (``schema/ecma.py``): Python's is \U
+        pattern = _BRACED_HEX.sub(lambda m: m.group(1) + f"\\U{int(m.group(2), 16):08x}", pattern)
     try:
         tree = _prepare(_sre.parse(pattern))
     except (re.error, Unsat, ValueError, TypeError, OverflowError):
