@@ -99,7 +99,8 @@ def translate(pattern: str) -> str:
             continue
         out.append(c)
         i += 1
-    return "".join(out)
+    result = "".join(out)
+    return pattern if result == pattern else result
 
 
 def _unicode_escape(pattern: str, start: int) -> tuple[str, int]:

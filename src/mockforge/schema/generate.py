@@ -73,6 +73,9 @@ class DataGenerator:
         self._building: set[tuple[str, bool]] = set()
         self._compiled: dict[int, tuple[Any, Gen]] = {}
         self._checks = Validators(defs)
+        #: Why the schema being compiled admits no value, when the walker can tell (a required
+        #: property ``additionalProperties: false`` forbids); added to the problem line.
+        self._why: list[str] = []
 
     # ---- lookups and validation (shared with the response checks)
 
@@ -108,6 +111,7 @@ class DataGenerator:
         hit = self._compiled.get(id(schema))
         if hit is not None and hit[0] is schema:
             return hit[1]
+        self._why = []
         try:
             node: Node | None = self._node(schema)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
@@ -126,6 +130,7 @@ class DataGenerator:
                     fallback.append(place["examples"][0])
         attempts = self.attempts
         reported = False
+        why = f" ({'; '.join(dict.fromkeys(self._why))})" if self._why else ""
 
         def run(rng: random.Random) -> Any:
             nonlocal reported
@@ -140,7 +145,7 @@ class DataGenerator:
                         return value
             if not reported:
                 reported = True
-                self._report(schema, "no generated value validates")
+                self._report(schema, "no generated value validates" + why)
             return clone(fallback[0]) if fallback else value
 
         self._compiled[id(schema)] = (schema, run)
@@ -472,6 +477,8 @@ class DataGenerator:
         for key in required:
             if key not in nodes:
                 match = next((n for rx, _, n in patterns if rx.test(key)), None)
+                if match is None and ap_node is None:
+                    self._why.append(f"required property {key!r} is forbidden by additionalProperties: false")
                 nodes[key] = match or ap_node or Node(unsat, HEAVY)
         mn = int(schema.get("minProperties", 0))
         mx_raw = schema.get("maxProperties")
