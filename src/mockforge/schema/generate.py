@@ -33,7 +33,8 @@ import orjson
 from mockforge.core.regex import try_user_regex
 from mockforge.schema.allof import PREFERRED, merge
 from mockforge.schema.defs import ref_name, resolve, target
-from mockforge.schema.formats import WORDS
+from mockforge.schema.domain import singular
+from mockforge.schema.formats import WORDS, join_hint, split_hint
 from mockforge.schema.node import HEAVY, Gen, Node, Unsat, clone, constant, unsat
 from mockforge.schema.patterns import pattern_generator
 from mockforge.schema.scalars import integer_node, min_opt, number_node, string_node
@@ -378,7 +379,7 @@ class DataGenerator:
     def _typed(self, schema: dict[str, Any], t: str, name: str | None, hint: str | None,
                prefer: bool) -> Node:
         if t == "object":
-            return self._object(schema, name, prefer)
+            return self._object(schema, name, prefer, context=name or split_hint(hint)[1])
         if t == "array":
             return self._array(schema, hint, prefer)
         if t == "string":
@@ -450,7 +451,7 @@ class DataGenerator:
 
         return Node(gen, weight)
 
-    def _object(self, schema: dict[str, Any], name: str | None, prefer: bool) -> Node:
+    def _object(self, schema: dict[str, Any], name: str | None, prefer: bool, *, context: str | None) -> Node:
         props: dict[str, Any] = schema.get("properties") or {}
         required: list[str] = [str(r) for r in schema.get("required") or []]
         skip_flag = "writeOnly" if self.for_response else "readOnly"
@@ -465,7 +466,7 @@ class DataGenerator:
                                                                        and target.get(skip_flag)):
                     continue
                 optional.append(key)
-            nodes[key] = self._node(sub, hint=key, prefer=prefer)
+            nodes[key] = self._node(sub, hint=join_hint(context, key), prefer=prefer)
         patterns = [(rx, p, self._node(s, prefer=prefer))
                     for p, s in (schema.get("patternProperties") or {}).items()
                     if (rx := try_user_regex(p)) is not None]
@@ -602,9 +603,7 @@ def _banned_keys(negated: Any, outer: dict[str, Any]) -> set[str]:
 
 
 def _singular(name: str | None) -> str | None:
-    if name and len(name) > 3 and name.endswith("s") and not name.endswith("ss"):
-        return name[:-1]
-    return name
+    return singular(name) if name else name
 
 
 def _ukey(value: Any) -> bytes:
