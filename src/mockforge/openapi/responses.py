@@ -32,6 +32,7 @@ import itertools
 import logging
 import random
 import struct
+import sys
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -355,10 +356,12 @@ def _status_code(key: str) -> int:
 class OperationResponder:
     """Answers one operation; built by ``ResponsePlanner.for_operation`` and reused for every request."""
 
-    def __init__(self, planner: ResponsePlanner, op: Operation) -> None:
+    def __init__(self, planner: ResponsePlanner, op: Operation, checker: DataGenerator | None = None) -> None:
         self._planner = planner
         self._op = op
         self._gen = planner.generator
+        #: what checks and repairs the examples (the planner's start-up checker, dropped after it)
+        self._checker = checker or planner.generator
         self._responses: dict[str, ResponseSpec] = {str(k): v for k, v in op.responses.items()}
         self._static: dict[tuple[str, str | None, int], ResponseChoice] = {}
         self._headers: dict[str, list[tuple[str, str]]] = {}
@@ -378,6 +381,7 @@ class OperationResponder:
         for status, spec in self._responses.items():
             for media_name, media in spec.content.items():
                 self._default_example[(status, media_name)] = self._check_examples(status, media_name, media)
+        self._checker = self._gen  # the start-up checker is not kept alive by this responder
         bad = self.repaired + self.replaced + self.trusted
         if bad:
             if planner.trust_examples:
@@ -421,7 +425,7 @@ class OperationResponder:
             if schema is None or not self._checkable(media_name, value):
                 error = None
             else:
-                error = self._gen.first_error(schema, value)
+                error = self._checker.first_error(schema, value)
             if error is None:
                 if chosen is MISSING:
                     chosen = value
@@ -434,7 +438,7 @@ class OperationResponder:
                     chosen = value
                 continue
             rng = random.Random(f"{planner.seed or 0}|{self._op.key}|{status}|{media_name}|{name}")
-            fixed = repair(self._gen, schema, value, rng)
+            fixed = repair(self._checker, schema, value, rng)
             if fixed is not None:
                 self.repaired += 1
                 planner._detail(place, value, f"repaired to {_abbrev(fixed, 10_000)}")
@@ -442,7 +446,7 @@ class OperationResponder:
                     second = fixed
             else:
                 self.replaced += 1
-                fixed = self._gen.compile(schema)(rng)
+                fixed = self._checker.compile(schema)(rng)
                 planner._detail(place, value, "replaced by a generated body")
             if name is not None:
                 self._named_values[(status, media_name, name)] = fixed
@@ -610,6 +614,24 @@ class OperationResponder:
         return out
 
 
+def _release_freed_memory() -> None:
+    """Free the start-up checker (its compiled generators refer back to it, so it needs the cycle
+    collector) and hand the freed heap back to the OS: glibc keeps freed pages, and the check's
+    validators are about 13 MB for a 1 MB spec (measured on DigitalOcean's: +13.8 MB RSS kept,
+    +0.6 MB after ``malloc_trim``). Elsewhere (musl, macOS) this does nothing."""
+    import gc
+
+    gc.collect()
+    if sys.platform != "linux":
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        return
+
+
 def _binary_schema(schema: Any) -> bool:
     if not isinstance(schema, dict):
         return True
@@ -645,11 +667,18 @@ class ResponsePlanner:
         self.examples_repaired = self.examples_replaced = self.examples_trusted = 0
         self._responders: dict[int, tuple[Operation, OperationResponder]] = {}
         # Examples are checked (and repaired) at start, so the start-up log says which operations
-        # have broken ones; operations without examples are still prepared on first use.
+        # have broken ones; operations without examples are still prepared on first use. The
+        # validators the check builds belong to a generator of its own, dropped afterwards: idle
+        # memory stays what it was with lazy checks (13 MB less for a large spec).
+        checker: DataGenerator | None = None
         for op in model.operations:
             if any(media.example is not MISSING or media.examples
                    for spec in op.responses.values() for media in spec.content.values()):
-                self.for_operation(op)
+                checker = checker or DataGenerator(model.defs, seed=seed, max_depth=max_depth)
+                self._responders[id(op)] = (op, OperationResponder(self, op, checker))
+        if checker is not None:
+            del checker
+            _release_freed_memory()
 
     def for_operation(self, op: Operation) -> OperationResponder:
         hit = self._responders.get(id(op))
