@@ -140,3 +140,15 @@ def test_relative_paths_resolve_against_the_file(tmp_path: Path, monkeypatch: py
 def test_json_config(tmp_path: Path) -> None:
     f = write(tmp_path, '{"http": {"port": 5555}}', "c.json")
     assert load_config(str(f), env={}).http.port == 5555
+
+
+def test_generated_data_keys_default_off_and_read_from_file_and_env(tmp_path: Path) -> None:
+    cfg = load_config(env={})
+    assert cfg.http.examples.trust is False and cfg.http.responses.dynamic is False
+    f = write(tmp_path, "http: {examples: {trust: true}, responses: {dynamic: true}}\n")
+    cfg = load_config(str(f), env={})
+    assert cfg.http.examples.trust is True and cfg.http.responses.dynamic is True
+    cfg = load_config(env={"MOCKFORGE_TRUST_EXAMPLES": "true", "MOCKFORGE_DYNAMIC_RESPONSES": "1"})
+    assert cfg.http.examples.trust is True and cfg.http.responses.dynamic is True
+    with pytest.raises(ConfigError):
+        load_config(str(write(tmp_path, "http: {examples: {trust: maybe}}\n", "bad.yaml")), env={})

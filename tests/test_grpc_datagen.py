@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +78,8 @@ def test_every_field_kind_gets_a_sensible_value(kinds: tuple[Any, Any]) -> None:
     msg = MessageGenerator(random.Random(1), max_depth=3, pool=pool).fill(cls())
     for name in ("d", "f", "i32", "i64", "u32", "u64", "s32", "s64", "x32", "x64", "sx32", "sx64"):
         assert getattr(msg, name) > 0, name
-    assert msg.text.startswith("text-") and msg.raw == b"mock-raw"
-    assert msg.owner_email.endswith("@example.com")
+    assert msg.text.endswith(".") and " " in msg.text and msg.raw == b"mock-raw"  # a sentence for "text"
+    assert re.fullmatch(r"[a-z.]+@example\.(com|org|net)", msg.owner_email)
     assert msg.color in (1, 2)
     assert 1 <= len(msg.tags) <= 2 and len(msg.counts) == 1 and len(msg.nodes) == 1
     assert msg.WhichOneof("choice") in ("as_text", "as_number", "as_node")

@@ -171,24 +171,28 @@ def examples_op() -> Operation:
     return op({"200": ResponseSpec("200", content={"application/json": media})})
 
 
-def test_first_valid_example_is_the_default_and_invalid_ones_warn_with_pointer(
+def test_first_valid_example_is_the_default_and_invalid_ones_are_counted_once_per_operation(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     operation = examples_op()
-    planner = ResponsePlanner(ApiModel(operations=[operation], defs=DEFS), seed=1)
     with caplog.at_level(logging.WARNING, logger="mockforge.openapi"):
-        responder = planner.for_operation(operation)
-    assert len(planner.warnings) == 1
-    warning = planner.warnings[0]
-    assert warning.startswith(
-        "spec.yaml: /paths/~1pets/get/responses/200/content/application~1json/examples/broken"
-    )
-    assert "/id" in warning
-    assert caplog.records and caplog.records[0].getMessage() == warning
+        planner = ResponsePlanner(ApiModel(operations=[operation], defs=DEFS), seed=1)
+    # checked at start (the start-up log), one line for the operation, counts only
+    assert planner.warnings == [
+        "spec.yaml: GET /pets: 1 example(s) do not match their schema: 1 repaired, 0 replaced by generated bodies"
+    ]
+    assert [r.getMessage() for r in caplog.records] == [
+        planner.warnings[0] + " (each example: mockforge validate --verbose)"
+    ]
+    (detail,) = planner.detail_lines()
+    assert detail.startswith("spec.yaml: /paths/~1pets/get/responses/200/content/application~1json/examples/broken")
+    assert '{"id":"not-a-number","name":"x"}' in detail and "/id" in detail and "repaired to" in detail
+    assert (planner.examples_repaired, planner.examples_replaced) == (1, 0)
+    responder = planner.for_operation(operation)
     choice = responder.respond(Headers())
     assert orjson.loads(choice.body) == {"id": 1, "name": "Tom"}  # type: ignore[union-attr]
     assert planner.for_operation(operation) is responder
-    assert len(planner.warnings) == 1  # prepared once
+    assert len(planner.warnings) == 1 and len(caplog.records) == 1  # prepared once
 
 
 @pytest.mark.parametrize(
@@ -196,11 +200,97 @@ def test_first_valid_example_is_the_default_and_invalid_ones_warn_with_pointer(
     [
         ({"x-mockforge-scenario": "dog"}, {"id": 2, "name": "Rex"}),
         ({"prefer": "example=dog"}, {"id": 2, "name": "Rex"}),
-        ({"prefer": 'example="broken"'}, {"id": "not-a-number", "name": "x"}),
     ],
 )
 def test_named_examples_are_served_as_written(headers: dict[str, str], expected: Any) -> None:
     assert orjson.loads(respond(examples_op(), headers).body) == expected
+
+
+def test_a_named_example_that_fails_its_schema_is_repaired_keeping_what_is_right() -> None:
+    body = orjson.loads(respond(examples_op(), {"prefer": 'example="broken"'}).body)
+    assert body["name"] == "x" and isinstance(body["id"], int) and body["id"] >= 1
+    assert valid(PET_REF, orjson.dumps(body))
+
+
+def test_trusted_examples_are_served_as_written(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="mockforge.openapi"):
+        planner = ResponsePlanner(ApiModel(operations=[examples_op()], defs=DEFS), seed=1, trust_examples=True)
+    assert planner.warnings == [
+        "spec.yaml: GET /pets: 1 example(s) do not match their schema: served as written (http.examples.trust)"
+    ]
+    responder = planner.for_operation(planner.model.operations[0])
+    named = responder.respond(Headers([("prefer", "example=broken")]))
+    assert orjson.loads(named.body) == {"id": "not-a-number", "name": "x"}  # type: ignore[union-attr]
+    # trusted: the first example in document order is the default, valid or not
+    default = responder.respond(Headers())
+    assert orjson.loads(default.body) == {"id": "not-a-number", "name": "x"}  # type: ignore[union-attr]
+
+
+ORDER = {
+    "type": "object",
+    "required": ["id", "total", "items", "status"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string"},
+        "total": {"type": "number"},
+        "paid": {"type": "boolean"},
+        "status": {"type": "string", "enum": ["open", "closed"]},
+        "items": {"type": "array", "maxItems": 2, "items": {"type": "object", "required": ["sku"],
+                                                              "properties": {"sku": {"type": "string"}}}},
+        "meta": {"type": "object", "properties": {"n": {"type": "integer"}}},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("example", "expected"),
+    [
+        # numbers for strings, numbers and booleans as strings, JSON text for an object
+        ({"id": 257, "total": "12.5", "paid": "true", "status": "open", "items": [], "meta": '{"n": 3}'},
+         {"id": "257", "total": 12.5, "paid": True, "status": "open", "items": [], "meta": {"n": 3}}),
+        # a forbidden property goes, a missing required one is generated, too many items are cut
+        ({"id": "a", "total": 1, "status": "open", "extra": 1, "items": [{"sku": "A"}, {"sku": "B"}, {"sku": "C"}]},
+         {"id": "a", "total": 1, "status": "open", "items": [{"sku": "A"}, {"sku": "B"}]}),
+    ],
+)
+def test_repair_fixes_only_the_parts_that_fail(example: dict[str, Any], expected: dict[str, Any]) -> None:
+    media = json_media(ORDER, example=example)
+    planner = ResponsePlanner(ApiModel(operations=[op({"200": ResponseSpec("200", content=media)})], defs=DEFS),
+                              seed=1)
+    body = orjson.loads(planner.for_operation(planner.model.operations[0]).respond(Headers()).body)  # type: ignore[union-attr]
+    assert valid(ORDER, orjson.dumps(body))
+    assert body == expected
+    assert planner.examples_repaired == 1 and planner.examples_replaced == 0
+
+
+def test_repair_generates_a_value_outside_the_enum_and_missing_required_parts() -> None:
+    example = {"id": "a", "total": 3, "status": "shipped"}
+    media = json_media(ORDER, example=example)
+    planner = ResponsePlanner(ApiModel(operations=[op({"200": ResponseSpec("200", content=media)})], defs=DEFS),
+                              seed=1)
+    body = orjson.loads(planner.for_operation(planner.model.operations[0]).respond(Headers()).body)  # type: ignore[union-attr]
+    assert body["id"] == "a" and body["total"] == 3 and body["status"] in ("open", "closed")
+    assert isinstance(body["items"], list) and valid(ORDER, orjson.dumps(body))
+
+
+def test_an_example_that_cannot_be_repaired_is_replaced_by_a_generated_body() -> None:
+    media = json_media({"type": "array", "items": {"type": "integer"}}, example="not json [")
+    planner = ResponsePlanner(ApiModel(operations=[op({"200": ResponseSpec("200", content=media)})], defs=DEFS),
+                              seed=1)
+    assert (planner.examples_repaired, planner.examples_replaced) == (0, 1)
+    body = orjson.loads(planner.for_operation(planner.model.operations[0]).respond(Headers()).body)  # type: ignore[union-attr]
+    assert isinstance(body, list) and all(isinstance(v, int) for v in body)
+    assert "replaced by a generated body" in planner.detail_lines()[0]
+
+
+def test_example_details_are_abbreviated_unless_asked_for_whole() -> None:
+    long_example = {"id": "x" * 500, "name": "y"}
+    media = json_media(PET_REF, example=long_example)
+    planner = ResponsePlanner(ApiModel(operations=[op({"200": ResponseSpec("200", content=media)})], defs=DEFS),
+                              seed=1)
+    short, = planner.detail_lines()
+    whole, = planner.detail_lines(limit=None)
+    assert "x" * 500 in whole and "x" * 250 not in short and "..." in short
 
 
 def test_unknown_example_name_lists_the_names() -> None:
@@ -251,8 +341,11 @@ def test_dynamic_bodies_change_per_request_and_stay_valid() -> None:
         assert isinstance(choice, ResponseChoice)
         bodies.append(choice.body)
     assert len(set(bodies)) == 5 and all(valid(schema, b) for b in bodies)
-    keyed = [responder.respond(Headers(), rng_key="req-1") for _ in range(2)]
-    assert keyed[0] == keyed[1]
+    # seed plus a per-operation request counter: the same sequence again for the same seed
+    again = ResponsePlanner(ApiModel(operations=[operation], defs=DEFS), seed=7, dynamic=True).for_operation(operation)
+    assert [again.respond(Headers()).body for _ in range(5)] == bodies  # type: ignore[union-attr]
+    other = ResponsePlanner(ApiModel(operations=[operation], defs=DEFS), seed=8, dynamic=True).for_operation(operation)
+    assert [other.respond(Headers()).body for _ in range(5)] != bodies  # type: ignore[union-attr]
     static = ResponsePlanner(ApiModel(operations=[operation], defs=DEFS), seed=7).for_operation(operation)
     per_request = {static.respond(Headers([("prefer", "dynamic=true")])).body for _ in range(3)}  # type: ignore[union-attr]
     assert len(per_request) == 3

@@ -140,19 +140,31 @@ async def _serve(cfg: Any) -> None:
 @main.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
-def validate(specs: tuple[str, ...], strict: bool) -> None:
+@click.option("--verbose", "-v", count=True,
+              help="List each example that does not match its schema, cut to 200 characters (-vv: whole).")
+def validate(specs: tuple[str, ...], strict: bool, verbose: int) -> None:
     """Check OpenAPI documents; list problems with file and location. Exit 1 on any error."""
-    from mockforge.openapi.checks import check_specs
+    from mockforge.openapi.checks import check_report
 
-    errors, warnings = check_specs(list(specs))
-    for line in errors:
+    # Every finding is printed below, once, on stdout: the loggers the checks share with the
+    # server must not print it again on stderr (Python's last-resort handler would).
+    logging.getLogger("mockforge").addHandler(logging.NullHandler())
+    report = check_report(list(specs), verbose=verbose > 1)
+    for line in report.errors:
         click.echo(f"error: {line}")
-    for line in warnings:
+    for line in report.warnings:
         click.echo(f"warning: {line}")
-    if errors or (strict and warnings):
-        click.echo(f"{len(errors)} error(s), {len(warnings)} warning(s)")
+    if verbose:
+        for line in report.details:
+            click.echo(f"  example: {line}")
+    examples = report.examples_repaired + report.examples_replaced
+    summary = (f"{len(specs)} document(s), {report.operations} operation(s): {len(report.errors)} error(s), "
+               f"{len(report.warnings)} warning(s); {examples} example(s) do not match their schema "
+               f"({report.examples_repaired} repaired, {report.examples_replaced} replaced)")
+    if report.errors or (strict and report.warnings):
+        click.echo(f"failed: {summary}")
         sys.exit(1)
-    click.echo(f"ok: {', '.join(specs)} ({len(warnings)} warning(s))")
+    click.echo(f"ok: {summary}" + ("" if verbose or not examples else "; --verbose lists them"))
 
 
 @main.command()

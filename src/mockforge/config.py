@@ -108,14 +108,28 @@ class StateConfig(msgspec.Struct, frozen=True, kw_only=True):
     store: str = "memory"
 
 
+class ExamplesConfig(msgspec.Struct, frozen=True, kw_only=True):
+    #: Serve examples that do not match their own schema as written; by default such an example
+    #: is repaired (types coerced, missing or forbidden parts fixed) or replaced by a generated body.
+    trust: bool = False
+
+
+class ResponsesConfig(msgspec.Struct, frozen=True, kw_only=True):
+    #: Generate a fresh body per request (seeded by ``core.seed`` plus a per-operation request
+    #: counter) instead of one stable body per operation; ``Prefer: dynamic=true|false`` overrides.
+    dynamic: bool = False
+
+
 class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = DEFAULT_HTTP_PORT
     specs: list[str] = []
     validation: ValidationConfig = ValidationConfig()
     response_template_expand: bool = False
-    #: Regenerate schema-generated bodies per request instead of once per operation.
+    #: Older spelling of ``http.responses.dynamic`` (either one turns it on).
     dynamic_data: bool = False
+    responses: ResponsesConfig = ResponsesConfig()
+    examples: ExamplesConfig = ExamplesConfig()
     cors: CorsConfig = CorsConfig()
     max_body_bytes: int = 10 * 1024 * 1024
     # ---- bounds on unauthenticated input (docs/SECURITY.md) ----------------------------
@@ -331,6 +345,8 @@ ENV_KEYS: dict[str, str] = {
     "MOCKFORGE_WATCH": "http.watch",
     "MOCKFORGE_TLS": "http.tls.auto",
     "MOCKFORGE_STATE": "http.state.mode",
+    "MOCKFORGE_DYNAMIC_RESPONSES": "http.responses.dynamic",
+    "MOCKFORGE_TRUST_EXAMPLES": "http.examples.trust",
     "MOCKFORGE_WS_PORT": "websocket.port",
     "MOCKFORGE_GRPC_PORT": "grpc.port",
     "MOCKFORGE_PROTO_DIR": "grpc.proto_dir",

@@ -9,12 +9,17 @@ avoids a JSON round trip per message.
     # one map entry, Timestamp/Duration/Struct/Value/Any/FieldMask/wrappers with sensible values
 
 Recursion stops at ``max_depth``: deeper message fields stay unset (their default instance).
+Strings read like the domain, from the field name and its message (``schema/formats.py`` and
+``schema/domain.py``, shared with the OpenAPI generator): ``Book.title`` is a title, ``Pet.name``
+a pet's name, ``User.email`` an address; a name with no hint gets a few words.
 """
 
 from __future__ import annotations
 
 import random
 from typing import Any
+
+from mockforge.schema.formats import join_hint, string_hint, words
 
 #: 2024-01-01T00:00:00Z: generated timestamps fall in the year after it.
 _BASE_EPOCH = 1_704_067_200
@@ -111,7 +116,8 @@ class MessageGenerator:
         rng = self.rng
         name: str = field.name
         if kind == "string":
-            return self.text(name)
+            containing = field.containing_type
+            return self.text(name, containing.name if containing is not None else None)
         if kind in _INT_TYPES or kind in _UINT_TYPES:
             return rng.randint(1, 1000)
         if kind == "double":
@@ -128,14 +134,12 @@ class MessageGenerator:
             return rng.choice(nonzero or values).number
         raise ValueError(f"unsupported field type {kind} for {field.full_name}")
 
-    def text(self, name: str) -> str:
-        n = self.rng.randint(1, 9999)
-        low = name.lower()
-        if "email" in low:
-            return f"user{n}@example.com"
-        if low.endswith(("url", "uri")):
-            return f"https://example.com/{name}/{n}"
-        return f"{name}-{n}"
+    def text(self, name: str, context: str | None = None) -> str:
+        """A string for field ``name`` of message ``context`` (``Book``, ``title``)."""
+        make = string_hint(join_hint(context, name))
+        if make is not None:
+            return make(self.rng)
+        return words(self.rng, 6, 24)
 
     # ---- well-known types --------------------------------------------------------
     def _timestamp(self, msg: Any) -> None:

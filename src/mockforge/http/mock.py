@@ -48,7 +48,9 @@ class SpecAnswerer:
         self.not_found = not_found
         self.model = model
         self.routes = RouteTable(model.operations)
-        self.planner = ResponsePlanner(model, seed=cfg.core.seed, dynamic=cfg.http.dynamic_data)
+        self.planner = ResponsePlanner(model, seed=cfg.core.seed,
+                                       dynamic=cfg.http.responses.dynamic or cfg.http.dynamic_data,
+                                       trust_examples=cfg.http.examples.trust)
         self.validator = RequestValidator(model.defs)
         self.validation = cfg.http.validation
         self.template_expand = cfg.http.response_template_expand
@@ -131,7 +133,7 @@ class SpecAnswerer:
             return await self.tail.finish(
                 request, _no_build, route=op.key, plugin=plugin_id, operation_id=op.operation_id, tags=op.tags
             )
-        choice = self.planner.for_operation(op).respond(request.headers, request.path)
+        choice = self.planner.for_operation(op).respond(request.headers)
         if not isinstance(choice, ResponseChoice):
             return error_response(
                 400, "unknown_example_or_status", str(getattr(choice, "message", choice)),

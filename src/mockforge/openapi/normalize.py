@@ -21,6 +21,7 @@ import functools
 from typing import Any, Protocol
 
 from mockforge.core.regex import schema_pattern_options
+from mockforge.schema.ecma import translate as translate_ecma
 
 Schema = dict[str, Any]
 
@@ -142,6 +143,12 @@ def _count(value: Any) -> int | None:
     return None
 
 
+def _unknown_types(value: Any) -> list[Any]:
+    """The entries of a ``type`` value that are no JSON Schema type (``strng``)."""
+    values = value if isinstance(value, list) else [value]
+    return [v for v in values if v != "file" and _type(v) is None]
+
+
 def _type(value: Any) -> str | list[str] | None:
     if isinstance(value, str):
         if value in _TYPES:
@@ -175,7 +182,12 @@ def convert_schema(node: Any, hooks: SchemaHooks, *, ref_siblings: bool) -> Any:
             continue
         if key in _MAP:
             if isinstance(value, dict):
-                out[key] = sub = {str(k): conv(v, hooks, ref_siblings=ref_siblings) for k, v in value.items()}
+                out[key] = sub = {
+                    translate_ecma(str(k)) if key == "patternProperties" else str(k): conv(
+                        v, hooks, ref_siblings=ref_siblings
+                    )
+                    for k, v in value.items()
+                }
                 if key == "patternProperties":
                     for bad in [k for k in sub if not regex_ok(k)]:
                         hooks.note(
@@ -202,6 +214,9 @@ def convert_schema(node: Any, hooks: SchemaHooks, *, ref_siblings: bool) -> Any:
                 kind = _type(value)
                 if kind is not None:
                     out["type"] = kind
+                unknown = _unknown_types(value)
+                if unknown:
+                    hooks.note(f"unknown type {', '.join(map(repr, unknown))} (known: {', '.join(sorted(_TYPES))})")
         elif key in _COUNT:
             count = _count(value)
             if count is not None:
@@ -227,6 +242,7 @@ def convert_schema(node: Any, hooks: SchemaHooks, *, ref_siblings: bool) -> Any:
                 out[key] = value
         elif key == "pattern":
             if isinstance(value, str):
+                value = translate_ecma(value)
                 if regex_ok(value):
                     out[key] = value
                 else:

@@ -10,7 +10,10 @@ imports only ``mockforge.core`` and third-party libraries. Import a name from th
 - ``node.py``: the compiled form the walker builds (``Node``, ``Unsat``);
 - ``scalars.py``: strings, integers and numbers under their constraints;
 - ``formats.py``: ``FORMATS``, word lists and property-name hints;
+- ``domain.py``: names and words that fit the object a property belongs to (a pet's ``name``);
 - ``patterns.py``: strings that match a ``pattern``;
 - ``validate.py``: jsonschema-rs validators, ``Problem`` lines, the request view of a schema;
-- ``coerce.py``: strings from a URL or form turned into the types a schema admits.
+- ``coerce.py``: strings from a URL or form turned into the types a schema admits;
+- ``repair.py``: an example that fails its schema, changed as little as needed to validate;
+- ``ecma.py``: ECMA-262 ``pattern`` spellings rewritten for RE2, Rust ``regex`` and Python.
 """

@@ -12,6 +12,7 @@ tuples chosen once at import; a lookup is one dict access on a normalised name.
 
     FORMATS["uuid"](random.Random(1))        # a version 4 UUID string
     string_hint("created_at")                  # the date-time generator
+    string_hint(join_hint("Pet", "name"))      # a pet's name (``domain.py``), not a person's
     number_hint("price")                       # (1, 500, 2): low, high, decimals
 """
 
@@ -23,6 +24,8 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+from mockforge.schema.domain import domain_of, name_in, word_hint
 
 #: A string generator.
 StrGen = Callable[[random.Random], str]
@@ -202,10 +205,42 @@ def _norm(name: str | None) -> str:
     return "".join(c for c in name.lower() if c.isalnum()) if name else ""
 
 
-def string_hint(name: str | None) -> StrGen | None:
+#: Separates the context (the object a property belongs to) from the property name in a hint.
+_CONTEXT_SEP = "\x1f"
+
+
+def join_hint(context: str | None, name: str | None) -> str | None:
+    """The hint of property ``name`` inside ``context`` (``Pet`` + ``name``), for ``string_hint``
+    and ``number_hint``."""
+    if name is None or not context:
+        return name
+    return f"{context}{_CONTEXT_SEP}{name}"
+
+
+def split_hint(hint: str | None) -> tuple[str | None, str | None]:
+    """``(context, name)`` of a hint made by ``join_hint`` (context ``None`` when it has none)."""
+    if hint is None or _CONTEXT_SEP not in hint:
+        return None, hint
+    context, _, name = hint.rpartition(_CONTEXT_SEP)
+    return context, name
+
+
+def string_hint(hint: str | None) -> StrGen | None:
+    """A generator for a string property from its name and context (``join_hint``): ``email``,
+    ``createdAt``, ``sku``, and ``name`` read as the domain has it (``schema/domain.py``)."""
+    context, name = split_hint(hint)
     key = _norm(name)
     if not key:
         return None
+    domain = name_in(key, context)
+    if domain is not None:
+        return domain
+    if key in ("name", "displayname", "fullname") and context:
+        kind = domain_of(context)
+        if kind == "company":
+            return _pick(_COMPANIES)
+        if kind is None:  # the name of a thing we cannot place: words, not a person's name
+            return _title
     hit = _NAME_STRINGS.get(key)
     if hit is not None:
         return hit
@@ -217,6 +252,9 @@ def string_hint(name: str | None) -> StrGen | None:
         return FORMATS["date-time"]
     if key.endswith(("date", "day")):
         return FORMATS["date"]
+    worded = word_hint(key)
+    if worded is not None:
+        return worded
     if key.endswith("id"):
         return _uuid
     if key.endswith("name"):
@@ -224,8 +262,8 @@ def string_hint(name: str | None) -> StrGen | None:
     return None
 
 
-def number_hint(name: str | None) -> NumberHint | None:
-    key = _norm(name)
+def number_hint(hint: str | None) -> NumberHint | None:
+    key = _norm(split_hint(hint)[1])
     if not key:
         return None
     hit = _NAME_NUMBERS.get(key)

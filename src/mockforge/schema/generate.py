@@ -33,7 +33,8 @@ import orjson
 from mockforge.core.regex import try_user_regex
 from mockforge.schema.allof import PREFERRED, merge
 from mockforge.schema.defs import ref_name, resolve, target
-from mockforge.schema.formats import WORDS
+from mockforge.schema.domain import singular
+from mockforge.schema.formats import WORDS, join_hint, split_hint
 from mockforge.schema.node import HEAVY, Gen, Node, Unsat, clone, constant, unsat
 from mockforge.schema.patterns import pattern_generator
 from mockforge.schema.scalars import integer_node, min_opt, number_node, string_node
@@ -73,6 +74,9 @@ class DataGenerator:
         self._building: set[tuple[str, bool]] = set()
         self._compiled: dict[int, tuple[Any, Gen]] = {}
         self._checks = Validators(defs)
+        #: Why the schema being compiled admits no value, when the walker can tell (a required
+        #: property ``additionalProperties: false`` forbids); added to the problem line.
+        self._why: list[str] = []
 
     # ---- lookups and validation (shared with the response checks)
 
@@ -108,6 +112,7 @@ class DataGenerator:
         hit = self._compiled.get(id(schema))
         if hit is not None and hit[0] is schema:
             return hit[1]
+        self._why = []
         try:
             node: Node | None = self._node(schema)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
@@ -126,6 +131,7 @@ class DataGenerator:
                     fallback.append(place["examples"][0])
         attempts = self.attempts
         reported = False
+        why = f" ({'; '.join(dict.fromkeys(self._why))})" if self._why else ""
 
         def run(rng: random.Random) -> Any:
             nonlocal reported
@@ -140,7 +146,7 @@ class DataGenerator:
                         return value
             if not reported:
                 reported = True
-                self._report(schema, "no generated value validates")
+                self._report(schema, "no generated value validates" + why)
             return clone(fallback[0]) if fallback else value
 
         self._compiled[id(schema)] = (schema, run)
@@ -194,7 +200,7 @@ class DataGenerator:
             base = {k: v for k, v in schema.items() if k not in ("if", "then", "else")}
             return self._node(merge(self.defs, [base, schema["if"], schema["then"]]), name=name, hint=hint,
                               prefer=prefer)
-        types = _types_of(schema)
+        types = types_of(schema)
         if not types:
             return Node(unsat, 0)
         if len(types) == 1:
@@ -337,8 +343,14 @@ class DataGenerator:
     def _not(self, schema: dict[str, Any], name: str | None, hint: str | None, prefer: bool) -> Node:
         negated = schema["not"]
         rest = {k: v for k, v in schema.items() if k != "not"}
+        banned_keys = _banned_keys(negated, rest)
+        if banned_keys:
+            # ``not: {required: [...]}`` (or an ``anyOf`` of such): leave those properties out
+            props = rest.get("properties") or {}
+            rest["properties"] = {k: v for k, v in props.items() if k not in banned_keys}
+            rest["propertyNames"] = {"not": {"enum": sorted(banned_keys)}}
         if "type" not in rest and isinstance(negated, dict) and "type" in negated:
-            banned = _types_of(negated)
+            banned = types_of(negated)
             kinds = ("string", "integer", "boolean", "object", "array", "null")
             rest["type"] = next((t for t in kinds if t not in banned), "null")
         inner = self._node(rest, name=name, hint=hint, prefer=prefer)
@@ -367,7 +379,7 @@ class DataGenerator:
     def _typed(self, schema: dict[str, Any], t: str, name: str | None, hint: str | None,
                prefer: bool) -> Node:
         if t == "object":
-            return self._object(schema, name, prefer)
+            return self._object(schema, name, prefer, context=name or split_hint(hint)[1])
         if t == "array":
             return self._array(schema, hint, prefer)
         if t == "string":
@@ -439,14 +451,14 @@ class DataGenerator:
 
         return Node(gen, weight)
 
-    def _object(self, schema: dict[str, Any], name: str | None, prefer: bool) -> Node:
+    def _object(self, schema: dict[str, Any], name: str | None, prefer: bool, *, context: str | None) -> Node:
         props: dict[str, Any] = schema.get("properties") or {}
         required: list[str] = [str(r) for r in schema.get("required") or []]
         skip_flag = "writeOnly" if self.for_response else "readOnly"
         nodes: dict[str, Node] = {}
         optional: list[str] = []
         for key, sub in props.items():
-            if sub is False:
+            if sub is False or _never(sub):
                 continue
             if key not in required:
                 target = self.resolve(sub)
@@ -454,7 +466,7 @@ class DataGenerator:
                                                                        and target.get(skip_flag)):
                     continue
                 optional.append(key)
-            nodes[key] = self._node(sub, hint=key, prefer=prefer)
+            nodes[key] = self._node(sub, hint=join_hint(context, key), prefer=prefer)
         patterns = [(rx, p, self._node(s, prefer=prefer))
                     for p, s in (schema.get("patternProperties") or {}).items()
                     if (rx := try_user_regex(p)) is not None]
@@ -466,6 +478,8 @@ class DataGenerator:
         for key in required:
             if key not in nodes:
                 match = next((n for rx, _, n in patterns if rx.test(key)), None)
+                if match is None and ap_node is None:
+                    self._why.append(f"required property {key!r} is forbidden by additionalProperties: false")
                 nodes[key] = match or ap_node or Node(unsat, HEAVY)
         mn = int(schema.get("minProperties", 0))
         mx_raw = schema.get("maxProperties")
@@ -553,17 +567,50 @@ class DataGenerator:
 # --------------------------------------------------------------------------- small helpers
 
 
+def _never(schema: Any) -> bool:
+    """A schema no value satisfies, written as ``not: {}`` (or ``not: true``)."""
+    if not isinstance(schema, dict) or "not" not in schema:
+        return False
+    negated = schema["not"]
+    return negated is True or (isinstance(negated, dict) and not any(k not in _ANNOTATIONS for k in negated))
+
+
+def _banned_keys(negated: Any, outer: dict[str, Any]) -> set[str]:
+    """Properties to leave out so an object satisfies ``not: negated``, when ``negated`` only
+    lists required properties (``{required: [a, b]}``: one of them goes; ``{anyOf: [{required:
+    [a]}, {required: [b]}]}``: one of each). Empty when ``negated`` says anything else."""
+    if not isinstance(negated, dict):
+        return set()
+    needed = set(outer.get("required") or [])
+    groups: list[list[str]] = []
+    if set(negated) - _ANNOTATIONS == {"required"} and isinstance(negated["required"], list):
+        groups.append([str(k) for k in negated["required"]])
+    else:
+        alts = negated.get("anyOf", negated.get("oneOf"))
+        if set(negated) - _ANNOTATIONS not in ({"anyOf"}, {"oneOf"}) or not isinstance(alts, list):
+            return set()
+        for alt in alts:
+            if not isinstance(alt, dict) or set(alt) - _ANNOTATIONS != {"required"}:
+                return set()
+            groups.append([str(k) for k in alt["required"]])
+    banned: set[str] = set()
+    for group in groups:
+        pick = next((k for k in group if k not in needed), None)
+        if pick is None:
+            return set()
+        banned.add(pick)
+    return banned
+
+
 def _singular(name: str | None) -> str | None:
-    if name and len(name) > 3 and name.endswith("s") and not name.endswith("ss"):
-        return name[:-1]
-    return name
+    return singular(name) if name else name
 
 
 def _ukey(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
-def _types_of(schema: dict[str, Any]) -> list[str]:
+def types_of(schema: dict[str, Any]) -> list[str]:
     t = schema.get("type")
     if isinstance(t, str):
         return [t]

@@ -30,6 +30,7 @@ from mockforge.schema.node import Unsat
 _sre: Any = importlib.import_module("re._parser")
 
 _PRINTABLE = [chr(c) for c in range(32, 127)]
+_BRACED_HEX = re.compile(r"(?<!\\)((?:\\\\)*)\\x\{([0-9a-fA-F]{1,6})\}")
 _WORD_RANGES = ((97, 122), (65, 90), (48, 57), (95, 95))
 _CATEGORIES: dict[str, tuple[tuple[int, int], ...]] = {
     "CATEGORY_DIGIT": ((48, 57),),
@@ -142,10 +143,48 @@ def _emit(items: list[tuple[str, Any]], rng: random.Random, cap: int, groups: di
             _emit(av[1] if av[0] in groups else av[2], rng, cap, groups, out)
 
 
+#: Unicode property classes (RE2 and Rust run them, Python's parser does not) -> ASCII members
+#: to generate from; the caller still checks the result on RE2.
+_PROPERTIES = {"L": "a-zA-Z", "Lu": "A-Z", "Ll": "a-z", "N": "0-9", "Nd": "0-9", "Alpha": "a-zA-Z",
+               "Letter": "a-zA-Z", "Digit": "0-9", "Latin": "a-zA-Z", "P": ".,!?", "Zs": " ", "S": "+$"}
+_PROPERTY = re.compile(r"\\p\{([A-Za-z_]+)\}")
+
+
+def _ascii_properties(pattern: str) -> str:
+    """``\\p{L}`` -> ``[a-zA-Z]`` (``a-zA-Z`` inside a class), for generation only; an unknown or
+    negated (``\\P``) property is left, and the parser refuses the pattern."""
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        m = _PROPERTY.match(pattern, i) if c == "\\" else None
+        if m is not None and m.group(1) in _PROPERTIES:
+            members = _PROPERTIES[m.group(1)]
+            out.append(members if in_class else f"[{members}]")
+            i = m.end()
+            continue
+        if c == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c == "[":
+            in_class = True
+        elif c == "]":
+            in_class = False
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def pattern_generator(pattern: str) -> Callable[[random.Random, int], str] | None:
     """A function ``(rng, cap) -> str`` producing strings the regex matches (``cap`` bounds each
     unbounded repeat above its minimum), or ``None`` when the pattern uses a construct we cannot
     produce (Unicode property classes, negated categories inside a class, ...)."""
+    if "\\p{" in pattern or "\\P{" in pattern:
+        pattern = _ascii_properties(pattern)
+    if "\\x{" in pattern:  # RE2's spelling of a code point (``schema/ecma.py``): Python's is \U
+        pattern = _BRACED_HEX.sub(lambda m: m.group(1) + f"\\U{int(m.group(2), 16):08x}", pattern)
     try:
         tree = _prepare(_sre.parse(pattern))
     except (re.error, Unsat, ValueError, TypeError, OverflowError):
