@@ -94,6 +94,7 @@ class Console:
         self.driver = driver
         self.server = server
         self.shots = shots
+        driver.get_log("browser")  # drop what earlier tests left: severe_logs() sees this test's only
 
     @property
     def base(self) -> str:

@@ -77,8 +77,8 @@ export async function mount(root, ctx) {
       h('td', null, e.protocol),
       h('td', {'data-test': 'row-method'}, e.method),
       h('td', {class: 'path', 'data-test': 'row-path'}, e.path, e.query && Object.keys(e.query).length
-        ? h('span', {class: 'muted'}, '?' + new URLSearchParams(Object.entries(e.query).flatMap(([k, vs]) =>
-          (Array.isArray(vs) ? vs : [vs]).map((v) => [k, v]))).toString()) : null),
+        ? h('span', {class: 'muted', 'data-test': 'row-query'}, '?' + Object.entries(e.query).flatMap(([k, vs]) =>
+          (Array.isArray(vs) ? vs : [vs]).map((v) => `${k}=${v}`)).join('&')) : null),
       h('td', {class: `s${String(e.status)[0]}`, 'data-test': 'row-status'}, String(e.status)),
       h('td', {class: 'mono', 'data-test': 'row-source'}, e.matched || ''),
       h('td', {class: 'mono'}, String(e.duration_ms)));
