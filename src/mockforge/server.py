@@ -176,6 +176,8 @@ class Server:
             timeout = self.config.http.graceful_timeout_ms / 1000
         rt = self.runtime
         rt.ready = False
+        if rt.feed is not None:  # live feeds end now, not after the graceful timeout
+            rt.feed.close()
         if self._watch_task is not None:
             self._watch_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
