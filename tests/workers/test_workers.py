@@ -12,7 +12,8 @@ import sys
 import httpx
 import psutil
 import pytest
-from tests.workers.helpers import ROOT, SPEC, clean_env, health, indexes_seen, start, until
+
+from workers.helpers import ROOT, SPEC, clean_env, health, indexes_seen, start, until
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
