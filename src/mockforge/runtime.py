@@ -68,7 +68,7 @@ class Runtime:
         #: supervisor through ``mockforge.workers.child``), and this worker's index and pid.
         count = config.worker_count()
         self.workers: dict[str, int] = {
-            "configured": count, "alive": count, "restarts": 0, "index": worker_index, "pid": os.getpid(),
+            "configured": count, "alive": 1, "restarts": 0, "index": worker_index, "pid": os.getpid(),
         }
         if count > 1 and config.core.independent_workers:
             self.log.scope = f"worker {worker_index} of {count}"
