@@ -137,13 +137,13 @@ class Supervisor:
             slot.ready, slot.report = True, report
             self._broadcast()
             return None
+        if self.stopping:  # asked to stop while it started: _stop_all ends it
+            return 0
         error = report.get("error")
         if timed_out:
             proc.kill()
             error = f"worker {slot.index} did not start within {READY_TIMEOUT_S:.0f} s"
         code = await proc.wait()
-        if self.stopping:
-            return 0
         click.echo(f"mockforge: error: {error or f'worker {slot.index} exited with code {code}'}", err=True)
         return 2 if error else 1
 
@@ -153,17 +153,24 @@ class Supervisor:
         reader = asyncio.StreamReader(limit=MAX_REPORT_LINE)
         transport, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0))
-        timed_out = False
+        read = asyncio.ensure_future(reader.readline())
+        stop = asyncio.ensure_future(self.done.wait())  # SIGTERM while a worker starts: stop waiting
         try:
-            line = await asyncio.wait_for(reader.readline(), READY_TIMEOUT_S)
+            await asyncio.wait((read, stop), timeout=READY_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            transport.close()
+        if not read.done():
+            read.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await read
+            return {}, not self.stopping
+        try:
+            line = read.result()
             data = json.loads(line) if line.strip() else {}
-        except TimeoutError:
-            data, timed_out = {}, True
         except (ValueError, asyncio.LimitOverrunError):
             data = {}
-        finally:
-            transport.close()
-        return (data if isinstance(data, dict) else {}), timed_out
+        return (data if isinstance(data, dict) else {}), False
 
     def _announce(self) -> None:
         for line in self.slots[0].report.get("describe", []):
@@ -184,6 +191,8 @@ class Supervisor:
             assert slot.proc is not None
             code = await slot.proc.wait()
             slot.ready = False
+            if slot.proc.stdin is not None:
+                slot.proc.stdin.close()
             if self.stopping:
                 return
             now = time.monotonic()
