@@ -94,10 +94,10 @@ def test_inherited_socket_mode_serves_and_stops(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from mockforge.config import load_config\n"
-        "from mockforge.workers.supervisor import supervise\n"
+        "from mockforge.workers.launch import supervise\n"
         f"cfg = load_config(None, overrides={{'http.port': 0, 'http.specs': [{SPEC!r}], 'core.workers': 2,"
         " 'core.independent_workers': True, 'admin.port': 0})\n"
-        "sys.exit(supervise(cfg, mode='inherit'))\n"
+        "supervise(cfg, mode='inherit')\n"
     )
     tree = start(cmd=[sys.executable, "-c", code], cwd=tmp_path)
     try:
@@ -122,3 +122,14 @@ def test_a_worker_started_by_hand_refuses_in_one_line() -> None:
     assert result.stderr.strip().splitlines() == [
         "mockforge: error: mockforge.workers.child is started by `mockforge serve --workers N`"
     ]
+
+
+def test_a_supervisor_started_by_hand_refuses_in_one_line() -> None:
+    for plan in (None, "not json", '{"count": 2}'):
+        env = clean_env() if plan is None else {**clean_env(), "MOCKFORGE_SUPERVISOR": plan}
+        result = subprocess.run([sys.executable, "-m", "mockforge.workers.supervisor"], capture_output=True,
+                                text=True, timeout=60, cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
+        assert result.returncode == 2, (plan, result.stderr)
+        assert result.stderr.strip().splitlines() == [
+            "mockforge: error: mockforge.workers.supervisor is started by `mockforge serve --workers N`"
+        ]

@@ -190,3 +190,13 @@ def test_a_crash_loop_stops_everything_with_exit_1_instead_of_spinning() -> None
     assert code == 1, err
     assert f"worker 2 died {MAX_RESTARTS + 1} times" in err
     assert not psutil.pid_exists(worker1)  # the healthy worker was stopped too: nothing left behind
+
+
+def test_the_supervisor_imports_only_the_standard_library() -> None:
+    """It lives as long as the server: click, the config, asyncio and msgspec stay out of it."""
+    code = ("import sys; import mockforge.workers.supervisor;"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in"
+            " ('mockforge', 'click', 'msgspec', 'yaml', 'asyncio', 'uvloop', 'httptools')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                         env=clean_env(), check=True).stdout
+    assert out.strip() == "['mockforge', 'mockforge.workers', 'mockforge.workers.supervisor']"
