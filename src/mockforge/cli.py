@@ -68,6 +68,12 @@ def main() -> None:
               help="Check proxied answers against the spec (docs/DRIFT.md).")
 @click.option("--state", "state_mode", type=click.Choice(["off", "on", "strict"]),
               help="Stateful mocks: remember what clients create (docs/STATE.md).")
+# ---- workers (docs/SCALING.md) ----
+@click.option("--workers", metavar="N|auto",
+              help="Worker processes serving the same ports (default 1; auto = one per core). "
+                   "More than 1 needs --shared-state or --independent-workers.")
+@click.option("--independent-workers", is_flag=True, default=None,
+              help="Let each worker keep its own logs, stubs and scenarios (a load-test target).")
 def serve(**opts: Any) -> None:
     """Serve mocks until SIGINT/SIGTERM. Prints the bound ports on start."""
     from mockforge.config import load_config
@@ -95,6 +101,8 @@ def serve(**opts: Any) -> None:
         "core.proxy.upstream": opts["proxy_url"],
         "http.drift.mode": opts["drift"],
         "http.state.mode": opts["state_mode"],
+        "core.workers": _workers_option(opts["workers"]),
+        "core.independent_workers": opts["independent_workers"],
     }
     if opts["record_url"]:
         overrides["core.fixtures.mode"] = "record"
@@ -107,6 +115,10 @@ def serve(**opts: Any) -> None:
         _fail(exc)
         return
     setup_logging(cfg.observability.log_level)
+    if cfg.worker_count() > 1:
+        from mockforge.workers.launch import supervise
+
+        supervise(cfg)  # becomes the supervisor process (exec): never returns
     try:
         import uvloop
 
@@ -118,6 +130,16 @@ def serve(**opts: Any) -> None:
             runner.run(_serve(cfg))
         except MockforgeError as exc:
             _fail(exc)
+
+
+def _workers_option(value: str | None) -> int | str | None:
+    if value is None or value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        _fail(f"--workers: expected a number or 'auto', got {value!r}")
+        raise AssertionError("unreachable") from None
 
 
 async def _serve(cfg: Any) -> None:

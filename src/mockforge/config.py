@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +33,8 @@ DEFAULT_ADMIN_PORT = 9080
 DEFAULT_METRICS_PORT = 9090
 DEFAULT_MAX_REQUEST_LOGS = 1000
 DEFAULT_CONFIG_NAME = "mockforge.yaml"
+#: Most worker processes ``core.workers`` may ask for (a typo such as 1000 is refused, not forked).
+MAX_WORKERS = 256
 
 
 class ValidationConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -277,6 +279,13 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_document_depth: int = 128
     #: Nodes a YAML document may reach through aliases; more is an error (alias bombs).
     max_yaml_alias_nodes: int = 100_000
+    #: Worker processes serving the same ports (docs/SCALING.md); ``auto``: one per core.
+    workers: int | Literal["auto"] = 1
+    #: With more than one worker, let each keep its own state (logs, stubs, scenarios) instead of
+    #: refusing to start without ``shared_state``; logs and verification then say which worker.
+    independent_workers: bool = False
+    #: Where replicas and workers share state: ``memory`` (this process only) or a Redis URL.
+    shared_state: str = "memory"
 
 
 class MetricsConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -336,6 +345,11 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
             return m.port
         return DEFAULT_METRICS_PORT if m.enabled else None
 
+    def worker_count(self) -> int:
+        """``core.workers`` as a number (``auto``: the cores of this machine)."""
+        w = self.core.workers
+        return (os.cpu_count() or 1) if w == "auto" else w
+
 
 #: Environment variable -> key path. Documented in docs/CONFIG.md; keep both in step.
 ENV_KEYS: dict[str, str] = {
@@ -359,6 +373,7 @@ ENV_KEYS: dict[str, str] = {
     "MOCKFORGE_ADMIN_INSECURE": "admin.insecure",
     "MOCKFORGE_MAX_REQUEST_LOGS": "core.max_request_logs",
     "MOCKFORGE_SEED": "core.seed",
+    "MOCKFORGE_WORKERS": "core.workers",
     "MOCKFORGE_CACHE_DIR": "core.cache_dir",
     "MOCKFORGE_FIXTURES_MODE": "core.fixtures.mode",
     "MOCKFORGE_FIXTURES_DIR": "core.fixtures.dir",
@@ -368,7 +383,7 @@ ENV_KEYS: dict[str, str] = {
 }
 
 #: Variables read elsewhere (not config keys): they must not be reported as unknown.
-ENV_OTHER = {"MOCKFORGE_CONFIG", "MOCKFORGE_PROFILE"}
+ENV_OTHER = {"MOCKFORGE_CONFIG", "MOCKFORGE_PROFILE", "MOCKFORGE_WORKER", "MOCKFORGE_SUPERVISOR"}
 
 #: Keys whose values are paths, resolved against the config file's folder.
 PATH_KEYS = (
@@ -664,6 +679,7 @@ def _check(cfg: Config, file: str | None) -> None:
             raise bad(where, f"expected a number > 0, got {value}")
     if cfg.http.state.store != "memory" and not cfg.http.state.store.startswith("sqlite:///"):
         raise bad("http.state.store", "expected 'memory' or 'sqlite:///path/state.db'")
+    _check_workers(cfg, bad)
     if cfg.core.max_near_miss_stubs < 0:
         raise bad("core.max_near_miss_stubs", "expected a number >= 0")
     for i, route in enumerate(cfg.websocket.routes):
@@ -681,6 +697,20 @@ def _check(cfg: Config, file: str | None) -> None:
                 compile_user_regex(rule.regex, where=f"core.proxy.rules.{i}.regex")
             except RegexError as exc:
                 raise bad(exc.where, exc.reason) from None
+
+
+def _check_workers(cfg: Config, bad: Callable[[str, str], ConfigError]) -> None:
+    workers = cfg.core.workers
+    if workers != "auto" and not 1 <= workers <= MAX_WORKERS:
+        raise bad("core.workers", f"expected a number from 1 to {MAX_WORKERS} or 'auto', got {workers}")
+    n = cfg.worker_count()
+    if n > 1 and cfg.core.shared_state == "memory" and not cfg.core.independent_workers:
+        raise bad(
+            "core.workers",
+            f"{n} workers would each keep their own request log, stubs and scenarios, so verification "
+            "and admin changes would be wrong; give core.shared_state a redis:// URL (--shared-state) "
+            "or pass --independent-workers to accept per-worker state",
+        )
 
 
 def load_config(

@@ -12,6 +12,7 @@ construction, so no lookup by name is left).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -35,7 +36,7 @@ class Counters(Protocol):
 
 
 class Runtime:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, worker_index: int = 1) -> None:
         self.config = config
         self.version = __version__
         #: Folders stubs, fixtures and plugins may read files from, and the read cap (core/files.py).
@@ -69,6 +70,14 @@ class Runtime:
         #: The console's live feed (``ui/feed.py``), made by the first ``GET /__mockforge/events``;
         #: ``Server.stop`` closes it so open streams end.
         self.feed: LiveFeed | None = None
+        #: ``workers`` in /health: the count configured, alive and restarted (kept current by the
+        #: supervisor through ``mockforge.workers.child``), and this worker's index and pid.
+        count = config.worker_count()
+        self.workers: dict[str, int] = {
+            "configured": count, "alive": 1, "restarts": 0, "index": worker_index, "pid": os.getpid(),
+        }
+        if count > 1 and config.core.independent_workers:
+            self.log.scope = f"worker {worker_index} of {count}"
 
     def uptime_s(self) -> float:
         return round(time.monotonic() - self.started_monotonic, 3)
@@ -78,4 +87,5 @@ class Runtime:
             "status": "ok" if self.ready else "starting",
             "version": self.version,
             "uptime_s": self.uptime_s(),
+            "workers": dict(self.workers),
         }

@@ -150,7 +150,10 @@ class AdminApi:
             protocol=_first(request, "protocol"),
             limit=limit,
         )
-        return json_response({"entries": msgspec.to_builtins(entries), "evicted": rt.log.evicted})
+        answer: dict[str, Any] = {"entries": msgspec.to_builtins(entries), "evicted": rt.log.evicted}
+        if rt.log.scope is not None:  # independent workers: this log is one worker's (docs/SCALING.md)
+            answer["scope"] = rt.log.scope
+        return json_response(answer)
 
     def _routes(self, request: Request) -> Response:
         spec = self.services.spec.current

@@ -196,8 +196,12 @@ def _verify(ctx: StubsAdminContext, request: Request, *, sequence: bool) -> Resp
                     'expected {"requests": [MATCHER, ...]}',
                     [detail("requests", "expected a list of request matchers")],
                 )
-            return json_response(verify_sequence(ctx.log, patterns))
-        return json_response(verify(ctx.log, data.get("request"), data.get("count")))
+            result = verify_sequence(ctx.log, patterns)
+        else:
+            result = verify(ctx.log, data.get("request"), data.get("count"))
+        if ctx.log.scope is not None:  # independent workers: counts cover one worker (docs/SCALING.md)
+            result["scope"] = ctx.log.scope
+        return json_response(result)
     except MockforgeError as exc:
         return _invalid(exc, "invalid_verification")
 
