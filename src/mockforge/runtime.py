@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mockforge.config import Config
 from mockforge.core.files import FileRoots
@@ -23,6 +23,9 @@ from mockforge.core.limits import DocumentLimits, set_request_json_depth
 from mockforge.core.request_log import RequestLog
 from mockforge.metrics import Metrics
 from mockforge.version import __version__
+
+if TYPE_CHECKING:
+    from mockforge.ui.series import RateSeries
 
 
 class Counters(Protocol):
@@ -63,6 +66,9 @@ class Runtime:
         self.admin_refused: dict[str, int] = {}
         #: Hooks run on reset (per-test isolation, POST /__mockforge/reset).
         self.reset_hooks: list[Callable[[], None]] = []
+        #: Request/error rate samples for the console's Overview (``ui/series.py``); created by
+        #: the first ``GET /__mockforge/stats/series``, stopped by ``Server.stop``.
+        self.rate_series: RateSeries | None = None
 
     def uptime_s(self) -> float:
         return round(time.monotonic() - self.started_monotonic, 3)

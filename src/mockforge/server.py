@@ -176,6 +176,8 @@ class Server:
             timeout = self.config.http.graceful_timeout_ms / 1000
         rt = self.runtime
         rt.ready = False
+        if rt.rate_series is not None:
+            rt.rate_series.stop()
         if self._watch_task is not None:
             self._watch_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -6,6 +6,7 @@ plugin or the build, the fault and the latency. Everything per operation is prep
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,25 @@ def _no_build() -> Response:
 def _target(request: Request) -> str:
     """The path with its query: a few specs (flickr's) route on a fixed query parameter."""
     return f"{request.path}?{request.raw_query}" if request.raw_query else request.path
+
+
+@dataclass(slots=True)
+class RoutePreview:
+    """What the spec step would answer for one request (``SpecAnswerer.preview``)."""
+
+    operation: Operation | None = None
+    #: The route template matched (also for a 405), else None.
+    template: str | None = None
+    #: Validation mode in force for the operation (off, warn, enforce).
+    mode: str = "off"
+    #: Validation problems as error details (reported whatever the mode).
+    problems: list[dict[str, str]] = field(default_factory=list)
+    #: The answer; None when a plugin answers (not run in a preview) or no route matched.
+    answer: Response | None = None
+    plugin: str | None = None
+    #: Closest routes when none matched.
+    closest: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class SpecAnswerer:
@@ -144,6 +164,82 @@ class SpecAnswerer:
             request, partial(self._to_response, request, choice), off_loop=off_loop,
             operation_id=op.operation_id, tags=op.tags,
         )
+
+    def preview(self, request: Request) -> RoutePreview:
+        """What ``answer`` would answer, built the same way but with no fault, latency, plugin
+        call or log line (``POST /__mockforge/preview``). Caches of prepared answers fill as
+        they would for a real request; nothing a later request sees changes."""
+        match = self.routes.match(request.method, _target(request))
+        if isinstance(match, MethodNotAllowed):
+            allow = ", ".join(match.allow)
+            answer = error_response(
+                405, "method_not_allowed", f"{request.method} is not allowed on {match.template}",
+                [detail("method", f"allowed: {allow}")], [("allow", allow)],
+            )
+            return RoutePreview(template=match.template, answer=answer)
+        if not isinstance(match, Matched):
+            return RoutePreview(closest=list(getattr(match, "closest", [])))
+        op = match.operation
+        request.route = match.template
+        request.path_params = match.params
+        out = RoutePreview(operation=op, template=match.template, mode=self.mode_for(op))
+        if out.mode != "off":
+            problems = self.validator.for_operation(op).validate(request, match.params)
+            out.problems = [detail(p.location, p.reason) for p in problems]
+            if problems and out.mode == "enforce":
+                out.answer = error_response(
+                    self.validation.status, "validation_failed", f"request does not match {op.key}", out.problems
+                )
+                return out
+        plugin_id = self._plugins.get(id(op))
+        if plugin_id:
+            out.plugin = plugin_id
+            out.notes.append(f"plugin '{plugin_id}' answers this operation; plugins are not run in a preview")
+            return out
+        choice = self.planner.for_operation(op).respond(request.headers, request.path)
+        if not isinstance(choice, ResponseChoice):
+            message = str(getattr(choice, "message", choice))
+            out.answer = error_response(400, "unknown_example_or_status", message, [detail("header.prefer", message)])
+            return out
+        if self.template_expand and self.tail.plugins is not None and self._calls_plugin_functions(choice):
+            out.notes.append("the answer calls plugin template functions; plugins are not run in a preview")
+            return out
+        out.answer = self._to_response(request, choice)
+        return out
+
+    def operations_info(self) -> list[dict[str, Any]]:
+        """Each operation with its validation mode, the answer it gives without ``Prefer``
+        (example, generated or empty) and the ``Prefer`` choices it documents."""
+        out = []
+        for op in self.model.operations:
+            responder = self.planner.for_operation(op)
+            default = responder.default_status
+            statuses = []
+            for status, spec in op.responses.items():
+                examples = sorted({name for media in spec.content.values() for name in media.examples})
+                media_types = list(spec.content)
+                statuses.append({"status": str(status), "description": spec.description,
+                                 "media_types": media_types, "examples": examples})
+            out.append({
+                "method": op.method,
+                "path": op.path,
+                "operation_id": op.operation_id,
+                "tags": op.tags,
+                "validation": self.mode_for(op),
+                "answer": self._answer_kind(op, responder.has_example(default) if default else None),
+                "default_status": default,
+                "plugin": self._plugins.get(id(op)),
+                "responses": statuses,
+                "file": op.file,
+            })
+        return out
+
+    def _answer_kind(self, op: Operation, has_example: bool | None) -> str:
+        if self._plugins.get(id(op)):
+            return "plugin"
+        if has_example is None:
+            return "empty"
+        return "example" if has_example else "generated"
 
     def _to_response(self, request: Request, choice: ResponseChoice) -> Response:
         base = self._heads.get(id(choice))

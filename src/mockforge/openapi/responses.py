@@ -393,6 +393,19 @@ class OperationResponder:
         """Examples of non-JSON media written as text are raw bodies, not schema instances."""
         return is_json(media_name) or not isinstance(value, str)
 
+    def has_example(self, status: str) -> bool | None:
+        """Whether the default answer for ``status`` is a documented example (False: generated
+        from the schema; None: no body is documented)."""
+        spec = self._responses.get(status)
+        if spec is None or not spec.content:
+            return None
+        media_name = choose_media(spec.content, None)
+        if media_name is None:
+            return None
+        if self._default_example.get((status, media_name), MISSING) is not MISSING:
+            return True
+        return False if spec.content[media_name].schema is not None else None
+
     # ---- answering
 
     def respond(self, headers: Headers, rng_key: str = "") -> ResponseChoice | ResponseProblem:

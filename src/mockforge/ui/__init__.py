@@ -1,0 +1,1 @@
+"""The web console served under ``/__mockforge/ui/`` (docs/UI.md)."""
