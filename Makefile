@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench loadtest hostile plugins clean setup
+.PHONY: run test lint typecheck bench loadtest hostile plugins clean setup ui-deps
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,7 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+test: $(STAMP) lint ui-deps
 	$(BIN)/python -m pytest -n 2 -q tests
 
 bench: $(STAMP)
@@ -39,3 +39,10 @@ plugins: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mockforge-cache
+
+# The browser tests' Chromium and driver (Debian packages). As root (CI) they are installed when
+# missing; elsewhere this prints how, and the browser tests skip (they fail under CI=true).
+ui-deps:
+	@if [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else echo "ui-deps: chromium/chromedriver missing; install them with: sudo apt-get install -y chromium chromium-driver"; fi

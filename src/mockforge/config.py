@@ -198,6 +198,10 @@ class AdminConfig(msgspec.Struct, frozen=True, kw_only=True):
     allowed_hosts: list[str] = []
     #: Allow an admin surface off loopback without a token (warned on every start).
     insecure: bool = False
+    #: Live feeds (``GET /__mockforge/events``, the console's Traffic page) open at once.
+    max_event_streams: int = 8
+    #: Log entries queued per live feed for a slow reader; past it the oldest are dropped.
+    event_queue_size: int = 256
 
 
 class FixturesConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -637,6 +641,8 @@ def _check(cfg: Config, file: str | None) -> None:
         ("core.max_near_miss_input_bytes", cfg.core.max_near_miss_input_bytes),
         ("core.max_document_depth", cfg.core.max_document_depth),
         ("core.max_yaml_alias_nodes", cfg.core.max_yaml_alias_nodes),
+        ("admin.max_event_streams", cfg.admin.max_event_streams),
+        ("admin.event_queue_size", cfg.admin.event_queue_size),
     ):
         if value <= 0:
             raise bad(where, f"expected a number > 0, got {value}")
@@ -713,6 +719,8 @@ BOUND_KEYS = (
     "core.fixtures.max_pending_writes",
     "core.fixtures.cache_entries",
     "plugins.max_failures",
+    "admin.max_event_streams",
+    "admin.event_queue_size",
 )
 
 

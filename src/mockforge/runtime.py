@@ -25,6 +25,7 @@ from mockforge.metrics import Metrics
 from mockforge.version import __version__
 
 if TYPE_CHECKING:
+    from mockforge.ui.feed import LiveFeed
     from mockforge.ui.series import RateSeries
 
 
@@ -69,6 +70,9 @@ class Runtime:
         #: Request/error rate samples for the console's Overview (``ui/series.py``); created by
         #: the first ``GET /__mockforge/stats/series``, stopped by ``Server.stop``.
         self.rate_series: RateSeries | None = None
+        #: The console's live feed (``ui/feed.py``), made by the first ``GET /__mockforge/events``;
+        #: ``Server.stop`` closes it so open streams end.
+        self.feed: LiveFeed | None = None
 
     def uptime_s(self) -> float:
         return round(time.monotonic() - self.started_monotonic, 3)

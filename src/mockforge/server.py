@@ -178,6 +178,8 @@ class Server:
         rt.ready = False
         if rt.rate_series is not None:
             rt.rate_series.stop()
+        if rt.feed is not None:  # live feeds end now, not after the graceful timeout
+            rt.feed.close()
         if self._watch_task is not None:
             self._watch_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

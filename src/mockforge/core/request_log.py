@@ -310,6 +310,14 @@ class RequestLog:
         rbody: bytes = raw.response_excerpt
         e.response_excerpt = self._excerpt_of(rbody) if rbody else ""
 
+    def settled(self, entry: LogEntry) -> LogEntry:
+        """``entry`` in its read form (settled in place, under the lock), for readers that get
+        entries one by one from ``logged`` (the console's live feed)."""
+        if _unsettled(entry):
+            with self._lock:
+                self._settle_entry(entry)
+        return entry
+
     def _settle(self) -> None:
         """Settle the entries not read yet (call with the lock held)."""
         if self._dirty:

@@ -1,6 +1,7 @@
 """The admin API under ``/__mockforge/``, on the HTTP port and on the admin listener.
 
-This module answers the core endpoints (logs, routes, server info, spec, reset, stats, metrics)
+This module answers the core endpoints (logs, routes, server info, spec, reset, stats, metrics, the
+live feed ``events``, the console under ``ui/``)
 and holds the route table (``AdminRoutes``: method and subpath, or a first segment -> handler)
 that every service contributes rows to (``Services.admin_routes``): stubs and verification
 (``admin_stubs.routes``), the answer preview (``admin_preview.routes``), ``ws/``, ``grpc/``,
@@ -64,7 +65,24 @@ class AdminApi:
             exact("GET", "stats", sync(lambda _: json_response(self.stats()))),
             exact("GET", "stats/series", sync(lambda _: self._series())),
             exact("GET", "metrics", sync(lambda _: self.runtime.metrics.render())),
+            exact("GET", "events", lambda _r, _s: self._events()),
+            AdminRoute.prefix("ui", self._ui),
         ]
+
+    # ---- the console (mockforge.ui, imported by its first request) ----------------------
+    async def _ui(self, request: Request, sub: str) -> Response | None:
+        from mockforge.ui import serving
+
+        return await serving.answer(request, sub)
+
+    async def _events(self) -> Response:
+        from mockforge.ui.feed import LiveFeed
+
+        rt = self.runtime
+        if rt.feed is None:
+            admin = rt.config.admin
+            rt.feed = LiveFeed(rt.log, max_streams=admin.max_event_streams, queue_size=admin.event_queue_size)
+        return rt.feed.response()
 
     async def handle(self, request: Request) -> Response:
         sub = request.path[len(PREFIX):] if request.path.startswith(PREFIX) else ""

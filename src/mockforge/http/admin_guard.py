@@ -7,9 +7,13 @@ in this order, and answers with the common error JSON when one fails (nothing el
 
     Host      not the bound address, ``localhost``/``*.localhost``, a loopback IP or in
               ``admin.allowed_hosts``                                  -> 403 forbidden_host
-    Origin    present and not in ``admin.cors_origins`` (exact match)  -> 403 forbidden_origin
+    Origin    present, not the request's own origin (``http(s)://`` + its allowed ``Host``: the
+              console's own calls) and not in ``admin.cors_origins`` (exact match)
+                                                                       -> 403 forbidden_origin
               (a preflight from an allowed origin gets 204 and the allow headers)
-    token     ``admin.token`` set and no ``Authorization: Bearer TOKEN`` -> 401 (constant time)
+    token     ``admin.token`` set and no ``Authorization: Bearer TOKEN`` -> 401 (constant time);
+              except a GET/HEAD of the console's files (``ui``, ``ui/...``), which hold no data:
+              the page loads, then asks for the token before any data call
     body      not ``application/json`` (or YAML where the stub endpoints accept it) -> 415
 
 Why these four: browsers send ``Origin`` on every cross-origin request that can change state
@@ -80,6 +84,20 @@ def host_name(value: str) -> str:
     return value.rstrip(".")
 
 
+def _same_origin(origin: str, host: str | None) -> bool:
+    """A browser's call from a page this listener served: ``Origin`` is ``http(s)://`` + ``Host``
+    (which passed the host check, so a rebinding page with a foreign name never gets here)."""
+    if host is None:
+        return False
+    scheme, sep, rest = origin.partition("://")
+    return bool(sep) and scheme in ("http", "https") and rest.lower() == host.strip().lower()
+
+
+def _console_file(method: str, sub: str) -> bool:
+    """A GET/HEAD of the console's shell (``ui`` or ``ui/...``): static files with no data."""
+    return method in ("GET", "HEAD") and (sub == "ui" or sub.startswith("ui/"))
+
+
 def _media_type(content_type: str | None) -> str:
     return (content_type or "").partition(";")[0].strip().lower()
 
@@ -128,13 +146,13 @@ class AdminGuard:
                                 f"Host '{host}' may not call the admin API (add it to admin.allowed_hosts)",
                                 "header.host")
         origin = headers.get("origin")
-        if origin is not None and origin not in self.origins:
+        if origin is not None and origin not in self.origins and not _same_origin(origin, host):
             return self._refuse("origin", 403, "forbidden_origin",
                                 f"origin '{origin}' may not call the admin API (see admin.cors_origins)",
                                 "header.origin")
         if request.method == "OPTIONS" and origin is not None and headers.get("access-control-request-method"):
             return self._preflight(origin)
-        if self._expected is not None:
+        if self._expected is not None and not _console_file(request.method, sub):
             auth = (headers.get("authorization") or "").encode("utf-8", "replace")
             if not hmac.compare_digest(auth, self._expected):
                 self.refused["token"] += 1

@@ -646,6 +646,10 @@ class HttpProtocol(asyncio.Protocol):
                 log.warning("stream for %s failed: %s", _describe(req), exc)
                 self.transport.abort()
                 return sent
+            finally:  # an endless stream left early (client gone): let it clean up now
+                aclose = getattr(resp.stream, "aclose", None)
+                if aclose is not None:
+                    await aclose()
             if not self.transport.is_closing():
                 self.transport.write(b"0\r\n\r\n")
             return sent
