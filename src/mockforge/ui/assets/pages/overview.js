@@ -138,7 +138,7 @@ export async function mount(root, ctx) {
       h('tbody', null, (info.listeners || []).map((l) => h('tr', {'data-test': 'listener-row', 'data-name': l.name},
         h('td', null, l.name), h('td', {class: 'mono'}, `${l.host}:${l.port}`),
         h('td', null, (l.serves || []).map((s) => h('span', {class: 'badge'}, s))),
-        h('td', null, String(((st.refused || {}).http || {})[l.name]?.connections_open ?? '–'))))))));
+        h('td', null, String(((st.refused || {}).http || {})[l.name]?.connections_open ?? '–')))))));
     clear(bounds).appendChild(h('table', {class: 'compact'},
       h('thead', null, h('tr', null, h('th', null, 'config key'), h('th', null, 'value'))),
       h('tbody', null, Object.entries(st.bounds || {}).map(([k, v]) => h('tr', {'data-test': 'bound-row'},
