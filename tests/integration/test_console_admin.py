@@ -137,6 +137,9 @@ def test_server_info_lists_each_listener_with_what_it_serves(mock: MockServer, c
     assert listeners["http"]["port"] == mock.ports["http"] and listeners["http"]["host"] == "127.0.0.1"
     assert "admin" in listeners["http"]["serves"]
     assert listeners["grpc"] == {"name": "grpc", "host": "127.0.0.1", "port": mock.ports["grpc"], "serves": ["grpc"]}
+    features = client.get("/__mockforge/server-info").json()["features"]
+    assert features == {"spec": True, "websocket": mock.server.services.ws is not None, "grpc": True,
+                        "plugins": False, "fixtures": False, "state": False, "drift": False}
 
 
 # --------------------------------------------------------------------------- preview

@@ -180,6 +180,7 @@ class AdminApi:
                 "pid": os.getpid(),
                 "ports": rt.ports,
                 "listeners": self._listeners(),
+                "features": self._features(),
                 "ready": rt.ready,
                 "config": masked(rt.config),
             }
@@ -196,6 +197,19 @@ class AdminApi:
             series = rt.rate_series = RateSeries(rt.metrics.totals)
             series.start(asyncio.get_running_loop())
         return json_response(series.snapshot())
+
+    def _features(self) -> dict[str, bool]:
+        """Which optional services run, so a client (the console) knows which endpoints exist."""
+        s = self.services
+        return {
+            "spec": s.spec.current is not None,
+            "websocket": s.ws is not None,
+            "grpc": s.grpc is not None,
+            "plugins": s.plugins is not None,
+            "fixtures": s.fixtures is not None,
+            "state": s.state is not None,
+            "drift": s.drift is not None,
+        }
 
     def _listeners(self) -> list[dict[str, Any]]:
         """Each bound listener: name, address, port and what it serves."""

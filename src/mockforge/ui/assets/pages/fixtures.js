@@ -2,7 +2,7 @@
 // request and response, and "To stub", which opens the stub editor pre-filled with the stub the
 // fixture makes (GET fixtures/{id}/stub: computed, written nowhere until the editor saves it).
 
-import {contentType, getOptional, headerList, notice, table, useStyles} from './kit.js';
+import {contentType, hasFeature, headerList, notice, table, useStyles} from './kit.js';
 
 const PAGE = 100;
 
@@ -24,12 +24,12 @@ export async function mount(root, ctx) {
   const {h, clear, prettyBody, fmtTime} = dom;
   useStyles(dom);
   root.appendChild(h('h1', null, 'Fixtures'));
-  const first = await getOptional(api, `fixtures?limit=${PAGE}`);
-  if (first === null) {
+  if (!(await hasFeature(api, 'fixtures'))) {
     root.appendChild(notice(dom, 'Recorded fixtures are off: set core.fixtures.mode (replay, record, ...) or a proxy.'));
     return null;
   }
-  const stats = await getOptional(api, 'fixtures/stats');
+  const first = await api.get(`fixtures?limit=${PAGE}`);
+  const stats = await api.get('fixtures/stats');
   const items = [...first.fixtures];
   let next = first.next_offset;
   const methodSel = h('select', {'data-test': 'fixtures-method'}, ['', 'GET', 'POST', 'PUT', 'PATCH', 'DELETE']

@@ -1,7 +1,7 @@
 // gRPC: the services and methods from the protos (GET /__mockforge/grpc/services: types,
 // streaming kind, how many stubs each method has), then the gRPC stubs (GET grpc/stubs).
 
-import {getOptional, notice, table, useStyles} from './kit.js';
+import {hasFeature, notice, table, useStyles} from './kit.js';
 
 function kind(m) {
   if (m.client_streaming && m.server_streaming) return 'bidirectional stream';
@@ -15,11 +15,11 @@ export async function mount(root, ctx) {
   const {h} = dom;
   useStyles(dom);
   root.appendChild(h('h1', null, 'gRPC'));
-  const data = await getOptional(api, 'grpc/services');
-  if (data === null) {
+  if (!(await hasFeature(api, 'grpc'))) {
     root.appendChild(notice(dom, 'gRPC is not configured (grpc.proto_dir or grpc.descriptor_sets).'));
     return null;
   }
+  const data = await api.get('grpc/services');
   const stubs = (await api.get('grpc/stubs')).stubs || [];
   const services = data.services || [];
   root.appendChild(h('p', {class: 'muted', 'data-test': 'grpc-summary'},

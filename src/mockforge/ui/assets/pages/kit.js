@@ -12,14 +12,11 @@ export function useStyles(dom) {
   document.head.appendChild(dom.h('link', {rel: 'stylesheet', href: '/__mockforge/ui/assets/pages/pages.css'}));
 }
 
-/** GET path, or null when the endpoint is 404 (the feature is not configured). */
-export async function getOptional(api, path) {
-  try {
-    return await api.get(path);
-  } catch (e) {
-    if (e.status === 404) return null;
-    throw e;
-  }
+/** Whether an optional service runs (server-info's features: websocket, grpc, plugins,
+ * fixtures, state, drift, spec); asked first so the page never probes an endpoint into a 404. */
+export async function hasFeature(api, name) {
+  const info = await api.get('server-info');
+  return Boolean(info && info.features && info.features[name]);
 }
 
 export function notice(dom, text, test) {

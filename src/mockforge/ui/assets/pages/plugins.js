@@ -2,7 +2,7 @@
 // and failure counts (GET /__mockforge/plugins, refreshed every 5 s), and a reload button
 // (POST plugins/{id}/reload).
 
-import {every, getOptional, notice, table, useStyles} from './kit.js';
+import {every, hasFeature, notice, table, useStyles} from './kit.js';
 
 const REFRESH_MS = 5000;
 
@@ -11,11 +11,11 @@ export async function mount(root, ctx) {
   const {h, clear} = dom;
   useStyles(dom);
   root.appendChild(h('h1', null, 'Plugins'));
-  const first = await getOptional(api, 'plugins');
-  if (first === null) {
+  if (!(await hasFeature(api, 'plugins'))) {
     root.appendChild(notice(dom, 'No plugins are loaded (plugins.dirs, plugins.load).'));
     return null;
   }
+  const first = await api.get('plugins');
   const box = h('div', {class: 'tablewrap'});
   const result = h('p', {class: 'muted', 'data-test': 'plugin-result', role: 'status'});
   const note = h('p', {class: 'muted small'});

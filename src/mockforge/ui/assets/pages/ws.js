@@ -2,7 +2,7 @@
 // push box that sends a text frame to every client on a route or to one connection
 // (POST /__mockforge/ws/send).
 
-import {every, getOptional, notice, table, useStyles} from './kit.js';
+import {every, hasFeature, notice, table, useStyles} from './kit.js';
 
 const REFRESH_MS = 2000;
 
@@ -11,11 +11,11 @@ export async function mount(root, ctx) {
   const {h, clear, fmtTime} = dom;
   useStyles(dom);
   root.appendChild(h('h1', null, 'WebSocket'));
-  const first = await getOptional(api, 'ws/connections');
-  if (first === null) {
+  if (!(await hasFeature(api, 'websocket'))) {
     root.appendChild(notice(dom, 'No WebSocket routes are configured (websocket.routes).'));
     return null;
   }
+  const first = await api.get('ws/connections');
   const routes = first.routes || [];
   const count = h('span', {class: 'muted', 'data-test': 'ws-count'});
   const listBox = h('div', {class: 'tablewrap'});
