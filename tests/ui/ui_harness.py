@@ -94,6 +94,7 @@ class Console:
         self.driver = driver
         self.server = server
         self.shots = shots
+        driver.get_log("browser")  # drop what earlier tests left: severe_logs() sees this test's only
 
     @property
     def base(self) -> str:
@@ -101,6 +102,8 @@ class Console:
 
     def open(self, page: str, *, ready: bool = True) -> Console:
         """Load the console at ``#/<page>`` (a fresh document) and wait until the page mounted."""
+        if str(self.driver.current_url).startswith(self.base):
+            self.driver.get("about:blank")  # else only the hash changes: no new document
         self.driver.get(self.base + "#/" + page)
         if ready:
             self.wait_ready(page.split("/")[0])

@@ -43,7 +43,8 @@ DEFAULT_PRIORITY = 5
 SOURCE_API = "api"
 SOURCE_CONFIG = "config"
 #: The keys of an HTTP stub definition, in the order ``to_dict`` writes them.
-STUB_KEYS = ("id", "name", "priority", "request", "response", "scenario", "times", "validate", "metadata")
+STUB_KEYS = ("id", "name", "priority", "enabled", "request", "response", "scenario", "times", "validate",
+             "metadata")
 
 # --------------------------------------------------------------------------- the model
 
@@ -110,7 +111,7 @@ class ResponseDefinition:
 class Stub(Generic[R]):
     """One immutable stub. ``spec`` is the definition as given (with ``id``), for listing;
     ``index`` is the insertion order the store assigns (newer is higher). ``scenario``, ``times``,
-    ``validate`` and ``source`` are HTTP's (gRPC stubs leave the defaults)."""
+    ``validate``, ``enabled`` and ``source`` are HTTP's (gRPC stubs leave the defaults)."""
 
     id: str
     request: RequestPattern
@@ -121,6 +122,8 @@ class Stub(Generic[R]):
     validate: bool = False
     source: str = SOURCE_API
     index: int = 0
+    #: A disabled stub stays stored and listed but answers nothing (``enabled: false``).
+    enabled: bool = True
     spec: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

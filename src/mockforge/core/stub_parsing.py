@@ -211,6 +211,9 @@ def parse_stub(
     validate = data.get("validate", False)
     if not isinstance(validate, bool):
         raise _fail("'validate' must be true or false", _join(where, "validate"), file)
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise _fail("'enabled' must be true or false", _join(where, "enabled"), file)
     try:
         pattern = RequestPattern.compile(data.get("request"), _join(where, "request"))
     except StubError as exc:
@@ -231,6 +234,7 @@ def parse_stub(
         validate=validate,
         source=source,
         spec=spec,
+        enabled=enabled,
     )
     _check_serialises(stub, where, file)
     return stub

@@ -130,6 +130,8 @@ class StubStore(Protocol):
 
     def clear_reports(self) -> None: ...
 
+    def hits(self) -> dict[str, int]: ...
+
 
 class _Node:
     __slots__ = ("literal", "param", "stubs")
@@ -164,6 +166,8 @@ class InMemoryStubStore:
         self._lock = threading.RLock()
         self._stubs: dict[str, Stub] = {}
         self._served: dict[str, int] = {}
+        #: Requests each stub answered since it was stored (kept when it is edited); one per stub.
+        self._hits: dict[str, int] = {}
         self._roots: dict[str, _Node] = {}
         self._fallback: builtins.list[Stub] = []
         self._by_first: dict[str, builtins.list[Stub]] = {}
@@ -269,6 +273,7 @@ class InMemoryStubStore:
             return False
         self._unindex(old)
         self._served.pop(stub_id, None)
+        self._hits.pop(stub_id, None)
         return True
 
     def add(self, stub: Stub) -> Stub:
@@ -369,6 +374,7 @@ class InMemoryStubStore:
                 return False
             if stub.times is not None:
                 self._served[stub.id] = served + 1
+            self._hits[stub.id] = self._hits.get(stub.id, 0) + 1
             return True
 
     def find(self, request: Request | MatchSubject) -> StubMatch | None:
@@ -379,6 +385,8 @@ class InMemoryStubStore:
         with self._lock:
             candidates = self._candidates(subject)
         for stub in candidates:
+            if not stub.enabled:
+                continue
             if stub.times is not None and self._served.get(stub.id, 0) >= stub.times:
                 continue
             if not self._state_ok(stub):
@@ -418,6 +426,9 @@ class InMemoryStubStore:
                 expected = quote(rule.required_state)
                 diffs.append(f"scenario {quote(rule.name)}: expected state {expected}, got {quote(state)}")
                 distance = max(distance, 0.05)
+        if not stub.enabled:
+            diffs.append("enabled: the stub is disabled")
+            distance = max(distance, 0.05)
         served = self._served.get(stub.id, 0)
         if stub.times is not None and served >= stub.times:
             diffs.append(f"times: already answered {served} of {stub.times} times")
@@ -491,6 +502,11 @@ class InMemoryStubStore:
         with self._lock:
             self._unmatched.clear()
             self._near_log.clear()
+
+    def hits(self) -> dict[str, int]:
+        """Stub id -> requests it answered since it was stored (ids that answered none are absent)."""
+        with self._lock:
+            return dict(self._hits)
 
 
 def near_miss_details(misses: Iterable[NearMiss]) -> list[dict[str, str]]:

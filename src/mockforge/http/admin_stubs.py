@@ -32,7 +32,7 @@ from mockforge.core.model import Request, Response
 from mockforge.core.request_log import RequestLog
 from mockforge.core.responses import detail, error_response, json_response
 from mockforge.core.scenarios import ScenarioStates
-from mockforge.core.stubs import SOURCE_API, StubStore, parse_stub, parse_stubs
+from mockforge.core.stubs import SOURCE_API, Stub, StubStore, parse_stub, parse_stubs
 from mockforge.core.verification import verify, verify_sequence
 from mockforge.errors import MockforgeError
 from mockforge.http.admin_routes import AdminRoute
@@ -133,9 +133,15 @@ async def handle(ctx: StubsAdminContext, request: Request, subpath: str) -> Resp
     return None
 
 
+def _listed(stub: Stub, hits: dict[str, int]) -> dict[str, Any]:
+    """A stub as the admin API lists it: its definition, ``enabled`` and the requests it answered."""
+    return {**stub.to_dict(), "enabled": stub.enabled, "hits": hits.get(stub.id, 0)}
+
+
 def _stubs_root(ctx: StubsAdminContext, request: Request) -> Response:
     if request.method == "GET":
-        return json_response({"stubs": [s.to_dict() for s in ctx.stubs.list()]})
+        hits = ctx.stubs.hits()
+        return json_response({"stubs": [_listed(s, hits) for s in ctx.stubs.list()]})
     if request.method == "DELETE":
         return json_response({"removed": ctx.stubs.remove_api_stubs()})
     if request.method != "POST":
@@ -152,7 +158,9 @@ def _stubs_root(ctx: StubsAdminContext, request: Request) -> Response:
 def _stubs(ctx: StubsAdminContext, request: Request, stub_id: str) -> Response:
     current = ctx.stubs.get(stub_id)
     if request.method == "GET":
-        return json_response(current.to_dict()) if current else _not_found(f"no stub with id '{stub_id}'")
+        if current is None:
+            return _not_found(f"no stub with id '{stub_id}'")
+        return json_response(_listed(current, ctx.stubs.hits()))
     if request.method == "DELETE":
         if not ctx.stubs.remove(stub_id):
             return _not_found(f"no stub with id '{stub_id}'")
