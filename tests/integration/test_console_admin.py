@@ -152,12 +152,22 @@ def test_preview_of_a_stub_consumes_no_times_and_logs_nothing(client: httpx.Clie
         assert result["source"] == "stub" and result["answered_by"] == "stub:once"
         assert body_of(result) == {"n": 1} and result["response"]["status"] == 200
     assert counts(client) == logged_before
+    hits = {x["id"]: x.get("hits") for x in client.get("/__mockforge/stubs").json()["stubs"]}
+    assert hits["once"] == 0
     # the real request still gets the stub's one answer, then 404
     assert client.get("/once").json() == {"n": 1}
     assert client.get("/once").status_code == 404
     gone = preview(client, method="GET", path="/once")
     assert gone["source"] == "not_found"
     assert any("already answered 1 of 1" in d["reason"] for d in body_of(gone)["error"]["details"])
+
+
+def test_preview_skips_a_disabled_stub(client: httpx.Client) -> None:
+    client.post("/__mockforge/stubs", json=STUBS[2]).raise_for_status()
+    assert preview(client, method="GET", path="/numbers")["answered_by"] == "stub:numbers-stub"
+    client.put("/__mockforge/stubs/numbers-stub", json=STUBS[2] | {"enabled": False}).raise_for_status()
+    result = preview(client, method="GET", path="/numbers")
+    assert result["source"] == "spec" and client.get("/numbers").json() != [7, 7]
 
 
 def test_preview_moves_no_scenario(client: httpx.Client) -> None:

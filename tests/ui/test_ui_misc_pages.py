@@ -84,6 +84,19 @@ def test_fixtures_list_open_and_to_stub(console: Console, server_with: Any, tmp_
     page.test_id("fixture-to-stub").click()
     page.wait_ready("stubs")
     assert page.js("return location.hash") == "#/stubs/new"
+    # the editor holds the fixture's request and answer; saving it makes a live stub
+    assert page.test_id("edit-path").get_attribute("value") == "/recorded"
+    assert page.test_id("edit-status").get_attribute("value") == "200"
+    page.test_id("edit-save").click()
+    with httpx.Client(base_url=server.url) as http, httpx.Client(base_url=server.admin_url + "/") as admin:
+        def made_stubs() -> list[dict[str, Any]]:
+            return [x for x in admin.get("stubs").json()["stubs"] if x["request"].get("path") == "/recorded"]
+
+        made = wait_for(made_stubs, "the stub made from the fixture")
+        assert "recorded" in http.get("/recorded").json()
+        stub_id = made[0]["id"]
+        assert wait_for(lambda: {x["id"]: x.get("hits") for x in admin.get("stubs").json()["stubs"]}[stub_id] == 1,
+                        "the new stub to answer the next identical request")
     assert page.severe_logs() == []
 
 

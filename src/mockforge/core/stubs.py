@@ -399,14 +399,16 @@ class InMemoryStubStore:
         return None
 
     def peek(self, request: Request | MatchSubject) -> StubMatch | None:
-        """The stub ``find`` would choose now, consuming nothing: ``times``, scenario states and
-        the evaluation counter stay as they are (``POST /__mockforge/preview``)."""
+        """The stub ``find`` would choose now, consuming nothing: ``times``, scenario states, hit
+        counts and the evaluation counter stay as they are (``POST /__mockforge/preview``)."""
         if not self._stubs:
             return None
         subject = _subject(request)
         with self._lock:
             candidates = self._candidates(subject)
         for stub in candidates:
+            if not stub.enabled:
+                continue
             if stub.times is not None and self._served.get(stub.id, 0) >= stub.times:
                 continue
             if not self._state_ok(stub):
