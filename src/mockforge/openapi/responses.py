@@ -329,6 +329,24 @@ def _status_code(key: str) -> int:
     return 200
 
 
+def default_status(op: Operation) -> str | None:
+    """The status key answered without ``Prefer``: the lowest explicit 2xx, then ``2XX``, then
+    ``default``, then the lowest other status >= 200, then a range."""
+    keys = [str(k) for k in op.responses]
+    explicit = sorted((k for k in keys if k.isdigit() and 200 <= int(k) < 300), key=int)
+    if explicit:
+        return explicit[0]
+    for wanted in ("2XX", "default"):
+        hit = next((k for k in keys if k.upper() == wanted.upper()), None)
+        if hit is not None:
+            return hit
+    others = sorted((k for k in keys if k.isdigit() and int(k) >= 200), key=int)
+    if others:
+        return others[0]
+    ranges = sorted(k for k in keys if _status_code(k) >= 200 and not k.isdigit())
+    return ranges[0] if ranges else None
+
+
 class OperationResponder:
     """Answers one operation; built by ``ResponsePlanner.for_operation`` and reused for every request."""
 
@@ -353,19 +371,8 @@ class OperationResponder:
     # ---- preparation
 
     def _pick_default(self) -> str | None:
-        keys = list(self._responses)
-        explicit = sorted((k for k in keys if k.isdigit() and 200 <= int(k) < 300), key=int)
-        if explicit:
-            return explicit[0]
-        for wanted in ("2XX", "default"):
-            hit = next((k for k in keys if k.upper() == wanted.upper()), None)
-            if hit is not None:
-                return hit
-        others = sorted((k for k in keys if k.isdigit() and int(k) >= 200), key=int)
-        if others:
-            return others[0]
-        ranges = sorted(k for k in keys if _status_code(k) >= 200 and not k.isdigit())
-        return ranges[0] if ranges else None
+        return default_status(self._op)
+
 
     def _check_examples(self, status: str, media_name: str, media: MediaType) -> Any:
         where = f"{self._op.pointer}/responses/{_pointer_token(status)}/content/{_pointer_token(media_name)}"
@@ -595,6 +602,11 @@ class ResponsePlanner:
         responder = OperationResponder(self, op)
         self._responders[id(op)] = (op, responder)
         return responder
+
+    def prepared(self, op: Operation) -> OperationResponder | None:
+        """The responder of ``op`` if a request already built it (None: not prepared yet)."""
+        hit = self._responders.get(id(op))
+        return hit[1] if hit is not None and hit[0] is op else None
 
     def _warn(self, line: str) -> None:
         self.warnings.append(line)
