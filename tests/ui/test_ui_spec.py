@@ -107,6 +107,11 @@ def test_operations_and_answer_preview_with_prefer_choices(console: Console, htt
     run_preview(console)
     preview_result(console)
     assert '"bye"' in console.text_of('[data-test="preview-response-body"]')
+    console.driver.set_window_size(1400, 1250)  # the form and its answer in one picture
+    try:
+        console.shot("spec-preview", keep=True)
+    finally:
+        console.driver.set_window_size(1400, 900)
     Select(console.test_id("preview-example")).select_by_value("hostile")
     run_preview(console)
     preview_result(console)
@@ -126,7 +131,6 @@ def test_operations_and_answer_preview_with_prefer_choices(console: Console, htt
     assert console.text_of('[data-test="preview-answered-by"]') == "stub:once"
     assert http.get("/numbers").json() == [7, 7, 7]
     assert len(admin.get("logs").json()["entries"]) == logged + 1  # the real request only
-    console.shot("spec-preview", keep=True)
 
 
 def test_preview_shows_validation_problems_and_the_refusal(console: Console) -> None:
