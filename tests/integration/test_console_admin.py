@@ -162,6 +162,18 @@ def test_preview_of_a_stub_consumes_no_times_and_logs_nothing(client: httpx.Clie
     assert any("already answered 1 of 1" in d["reason"] for d in body_of(gone)["error"]["details"])
 
 
+def test_preview_of_a_validating_stub_reports_the_route_check(client: httpx.Client) -> None:
+    client.post("/__mockforge/stubs", json={"id": "orders-stub", "validate": True,
+                                            "request": {"method": "POST", "path": "/orders"},
+                                            "response": {"status": 201, "body": {"stub": True}}}).raise_for_status()
+    refused = preview(client, method="POST", path="/orders", body={"qty": 0})
+    assert refused["answered_by"] == "stub:orders-stub" and refused["response"]["status"] == 400
+    assert refused["validation"]["mode"] == "enforce" and refused["validation"]["problems"]
+    ok = preview(client, method="POST", path="/orders", body={"qty": 3})
+    assert ok["response"]["status"] == 201 and body_of(ok) == {"stub": True}
+    assert ok["validation"] == {"mode": "enforce", "problems": []}
+
+
 def test_preview_skips_a_disabled_stub(client: httpx.Client) -> None:
     client.post("/__mockforge/stubs", json=STUBS[2]).raise_for_status()
     assert preview(client, method="GET", path="/numbers")["answered_by"] == "stub:numbers-stub"
@@ -332,11 +344,11 @@ def test_preview_of_state_writes_changes_nothing() -> None:
         assert listed["state_action"] == "list" and body_of(listed) == [pet]
 
 
-def _fixture(root: Path) -> str:
+def _fixture(root: Path, path: str = "/recorded") -> str:
     from mockforge.recording.fingerprint import FingerprintRules
     from mockforge.recording.store import build_fixture, write_fixture_file
 
-    f = build_fixture(method="GET", path="/recorded", raw_query="", request_headers=[], request_body=b"",
+    f = build_fixture(method="GET", path=path, raw_query="", request_headers=[], request_body=b"",
                       status=200, response_headers=[("content-type", "application/json")],
                       response_body=b'{"recorded": true}', rules=FingerprintRules.create())
     write_fixture_file(root, f, fsync=False)
@@ -360,4 +372,10 @@ def test_fixture_preview_and_stub_of_a_fixture_touch_nothing(tmp_path: Path) -> 
         assert stub["response"]["status"] == 200
         assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == files_before
         assert c.get(f"/__mockforge/fixtures/{'0' * 64}/stub").status_code == 404
+        _fixture(root, "/pets/7")
+        listed = c.get("/__mockforge/spec/operations").json()
+        ops = {f"{o['method']} {o['path']}": o for o in listed["operations"]}
+        assert ops["GET /pets/{id}"]["answer"] == "fixture" and ops["GET /pets/{id}"]["fixtures"] == 1
+        assert ops["GET /pets"]["answer"] != "fixture"
+        assert (listed["fixtures_mode"], listed["fixtures_scanned"], listed["fixtures_total"]) == ("replay", 2, 2)
         assert c.get("/__mockforge/fixtures/not-an-id/stub").status_code == 404

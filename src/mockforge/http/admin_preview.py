@@ -37,6 +37,8 @@ _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,32}$")
 _PARAM = re.compile(r"\{([^}/]+)\}")
 #: Header and query pairs a preview request may carry (the admin body size bounds them too).
 MAX_PAIRS = 200
+#: Fixture modes that answer from recorded files (``record`` only writes them).
+REPLAY_MODES = ("replay", "replay_strict", "record_missing")
 
 
 def routes(services: Services) -> list[AdminRoute]:
@@ -192,11 +194,13 @@ class AnswerPreview:
                 "fault": {"origin": f"stub:{stub.id}", **definition.fault.to_dict()} if definition.fault else None,
             }
             if stub.validate and services.spec.current is not None:
-                refused = services.spec.current.validate_route(request)
-                if refused is not None:
-                    out["response"] = self._response(refused)
-                    notes.append("the stub has validate: true and the request does not match its spec route")
-                    return out
+                checked = services.spec.current.check_route(request)
+                if checked is not None:
+                    out["validation"] = {"mode": checked.mode, "problems": checked.problems}
+                    if checked.answer is not None:
+                        out["response"] = self._response(checked.answer)
+                        notes.append("the stub has validate: true and the request does not match its spec route")
+                        return out
             if definition.plugin:
                 notes.append(f"plugin '{definition.plugin}' answers this stub; plugins are not run in a preview")
             elif stubs.plugins is not None and calls_plugin_functions(definition):
@@ -290,6 +294,16 @@ class AnswerPreview:
             return json_response({"operations": [], "spec": False})
         ops = spec.operations_info()
         by_key = {op.key: op for op in spec.model.operations}
+        fixtures = services.fixtures
+        recorded: dict[str, int] = {}
+        scanned = total = 0
+        if fixtures is not None and fixtures.mode in REPLAY_MODES:
+            requests, total = await fixtures.recorded_requests()
+            scanned = len(requests)
+            for method, path in requests:
+                hit = spec.operation_of(method, path)
+                if hit is not None:
+                    recorded[hit.key] = recorded.get(hit.key, 0) + 1
         for info in ops:
             op = by_key.get(f"{info['method']} {info['path']}")
             if op is None:
@@ -297,16 +311,21 @@ class AnswerPreview:
             # what a request to this operation meets first: a stub, then a stored resource
             sample = Request(protocol="http", method=op.method, path=_sample_path(op.path, op), client="preview")
             match = services.stubs.store.peek(sample)
+            if recorded.get(op.key):
+                info["fixtures"] = recorded[op.key]
             if match is not None:
                 info["answer"] = "stub"
                 info["stub"] = match.stub.id
+            elif recorded.get(op.key):
+                info["answer"] = "fixture"
             elif services.state is not None and (resource := services.state.resource_of(op)) is not None:
                 info["answer"] = "state"
                 info["resource"] = resource
             info["sample_path"] = sample.path
-        fixtures = services.fixtures
         return json_response({
             "operations": ops,
             "spec": True,
             "fixtures_mode": fixtures.mode if fixtures is not None else "off",
+            "fixtures_scanned": scanned,
+            "fixtures_total": total,
         })

@@ -190,6 +190,28 @@ class SpecAnswerer:
             operation_id=op.operation_id, tags=op.tags,
         )
 
+    def operation_of(self, method: str, path: str) -> Operation | None:
+        """The operation a request would route to (None: no route)."""
+        match = self.routes.match(method, path)
+        return match.operation if isinstance(match, Matched) else None
+
+    def check_route(self, request: Request) -> RoutePreview | None:
+        """``validate_route`` as a preview: the mode, the problems and the refusal (when the mode
+        enforces), logging nothing; None when no spec route matches."""
+        match = self.routes.match(request.method, _target(request))
+        if not isinstance(match, Matched):
+            return None
+        op = match.operation
+        out = RoutePreview(operation=op, template=match.template, mode=self.mode_for(op))
+        if out.mode != "off":
+            problems = self.validator.for_operation(op).validate(request, match.params)
+            out.problems = [detail(p.location, p.reason) for p in problems]
+            if problems and out.mode == "enforce":
+                out.answer = error_response(
+                    self.validation.status, "validation_failed", f"request does not match {op.key}", out.problems
+                )
+        return out
+
     def preview(self, request: Request) -> RoutePreview:
         """What ``answer`` would answer, built the same way but with no fault, latency, plugin
         call or log line (``POST /__mockforge/preview``). Caches of prepared answers fill as

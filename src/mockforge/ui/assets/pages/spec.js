@@ -49,7 +49,8 @@ export async function mount(root, ctx) {
         h('td', {class: 'path'}, op.path),
         op.operation_id || '',
         h('span', {class: `badge ${op.answer}`, 'data-test': 'spec-answer',
-          title: op.stub ? `stub ${op.stub}` : (op.resource ? `resource ${op.resource}` : '')}, op.answer),
+          title: op.stub ? `stub ${op.stub}` : (op.resource ? `resource ${op.resource}`
+            : (op.fixtures ? `${op.fixtures} recorded fixture(s)` : ''))}, op.answer),
         h('span', {class: `badge ${op.validation}`, 'data-test': 'spec-validation'}, op.validation),
         (op.responses || []).map((r) => r.status).join(' '),
       ]),
@@ -113,7 +114,7 @@ export async function mount(root, ctx) {
         h('span', null, h('span', {class: 'k'}, 'operationId '), op.operation_id || '–'),
         h('span', null, h('span', {class: 'k'}, 'validation '), op.validation),
         h('span', null, h('span', {class: 'k'}, 'answer '), op.answer + (op.stub ? ` (stub ${op.stub})` : '')
-          + (op.resource ? ` (resource ${op.resource})` : '')),
+          + (op.resource ? ` (resource ${op.resource})` : '') + (op.fixtures ? ` (${op.fixtures} fixtures)` : '')),
         h('span', null, h('span', {class: 'k'}, 'file '), op.file || '')),
       h('div', {class: 'preview-form'},
         h('label', null, 'path'), path,
