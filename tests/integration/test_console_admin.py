@@ -248,6 +248,14 @@ def test_preview_keeps_hostile_values_as_data(client: httpx.Client) -> None:
     assert r.headers["content-type"] == "application/json"
 
 
+def test_preview_of_a_body_nested_too_deep_is_the_400_the_real_request_gets(client: httpx.Client) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    result = preview(client, method="POST", path="/orders", body=deep, headers={"content-type": "application/json"})
+    real = client.post("/orders", content=deep, headers={"content-type": "application/json"})
+    assert result["response"]["status"] == real.status_code == 400
+    assert body_of(result)["error"]["code"] == real.json()["error"]["code"]
+
+
 @pytest.mark.parametrize(
     ("body", "location"),
     [

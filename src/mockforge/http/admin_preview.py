@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from mockforge.core.limits import JsonTooDeep
 from mockforge.core.model import Headers, Request, Response
 from mockforge.core.responses import detail, error_response, json_response
 from mockforge.core.stubs import near_miss_details
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from mockforge.services import Services
 
 __all__ = ["AnswerPreview", "routes"]
+
+log = logging.getLogger("mockforge.http")
 
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,32}$")
 _PARAM = re.compile(r"\{([^}/]+)\}")
@@ -142,7 +146,20 @@ class AnswerPreview:
         parsed = parse_preview_request(request.json())
         if isinstance(parsed, list):
             return error_response(400, "invalid_preview", "invalid preview request", parsed)
-        return json_response(await self.preview(parsed))
+        try:
+            return json_response(await self.preview(parsed))
+        except JsonTooDeep as exc:  # the previewed body: the real request gets this 400 too
+            answer = error_response(exc.status, exc.code, exc.message, [detail("body", exc.message)])
+            return json_response(self._failed(parsed, answer, "the request body nests too deep"))
+        except Exception:  # what a real request would meet as a 500 (app.py logs it the same way)
+            log.exception("preview of %s %s failed", parsed.method, parsed.path)
+            answer = error_response(500, "internal_error", "mockforge failed to answer this request; see its log")
+            return json_response(self._failed(parsed, answer, "building the answer failed; see the server log"))
+
+    def _failed(self, request: Request, answer: Response, note: str) -> dict[str, Any]:
+        return {"request": {"method": request.method, "path": request.path, "query": request.query},
+                "source": "error", "answered_by": "", "response": self._response(answer), "validation": None,
+                "rules": None, "steps": [], "notes": [note]}
 
     def _response(self, resp: Response) -> dict[str, Any]:
         cap = self.services.stubs.runtime.config.http.max_response_bytes
