@@ -46,7 +46,8 @@ def main() -> None:
 @click.option("--http-port", type=int, help="HTTP port (default 3000; 0 = any free port).")
 @click.option("--ws-port", type=int, help="Start the WebSocket listener on this port (default 3001 when enabled).")
 @click.option("--grpc-port", type=int, help="gRPC port (default 50051; gRPC starts when protos are configured).")
-@click.option("--admin", "admin", is_flag=True, default=None, help="Start the admin listener (127.0.0.1:9080).")
+@click.option("--admin", "admin", is_flag=True, default=None,
+              help="Start the admin listener (127.0.0.1:9080; web console at /__mockforge/ui/).")
 @click.option("--admin-port", type=int, help="Admin listener port (starts it).")
 @click.option("--metrics", "metrics", is_flag=True, default=None, help="Start the Prometheus metrics listener.")
 @click.option("--metrics-port", type=int, help="Metrics listener port (default 9090; starts it).")

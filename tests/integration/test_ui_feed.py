@@ -101,6 +101,7 @@ async def test_a_slow_reader_loses_the_oldest_entries_and_is_told_how_many() -> 
     assert [e["path"] for kind, e in events[1:]] == ["/p7", "/p8", "/p9", "/p10", "/p11"]
     assert all(kind == "entry" for kind, _ in events[1:])
     assert not next(iter(feed.listeners)).queue
+    assert feed.dropped == 7
     await stream.aclose()  # type: ignore[attr-defined]
     assert not feed.listeners and feed._on_entry not in log.logged.subscribers
 
@@ -116,6 +117,8 @@ async def test_streams_past_the_cap_are_refused_with_503() -> None:
             assert second.status_code == 503
             assert second.json()["error"]["code"] == "too_many_streams"
             assert "admin.max_event_streams" in second.json()["error"]["message"]
+            refused = (await client.get(base + "/stats")).json()["refused"]["events"]
+            assert refused == {"streams_open": 1, "streams_refused": 1, "entries_dropped": 0}
     finally:
         await server.stop()
 

@@ -85,6 +85,7 @@ def test_stub_list_search_hits_toggle_delete(console: Console, http: httpx.Clien
     wait_for(lambda: len(console.find_all("[data-test=stub-row]")) == 2, "two stubs")
     alpha = '[data-test=stub-row][data-id="alpha"]'
     assert console.text_of(f"{alpha} [data-test=stub-hits]") == "3"
+    console.shot("stubs", keep=True)
     console.find("[data-test=stub-search]").send_keys("bet")
     wait_for(lambda: [r.get_attribute("data-id") for r in console.find_all("[data-test=stub-row]")] == ["beta"],
              "the search")

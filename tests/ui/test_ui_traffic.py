@@ -46,6 +46,7 @@ def test_entries_detail_and_filters(console: Console, http: httpx.Client, admin:
     assert console.find("[data-test=detail-headers] .redacted").text == "redacted"
     assert console.find("[data-test=detail-response-body]").get_attribute("data-kind") == "json"
     assert console.find("[data-test=detail-response-body]").text == '{\n  "hi": true\n}'
+    console.shot("traffic", keep=True)
 
     # the spec refused a body: its validation problems are listed
     console.js("document.querySelectorAll('[data-test=traffic-row]')[1].click()")
@@ -98,7 +99,6 @@ def test_live_feed_shows_a_new_request_within_two_seconds(console: Console, http
     print(f"\nlive feed: request to row in {latency_ms:.0f} ms (browser clock)")
     assert _rows(console)[0]["path"] == "/live-now"
     assert latency_ms < 2000
-    console.shot("traffic", keep=False)
 
 
 def test_page_keeps_at_most_1000_rows_and_measures_load_with_1000_entries(
@@ -129,6 +129,38 @@ def test_page_keeps_at_most_1000_rows_and_measures_load_with_1000_entries(
         wait_for(lambda: _rows(console)[0]["path"] == "/items/1049", "the newest live row")
         rows = _rows(console)
         assert len(rows) == 1000 and rows[-1]["path"] == "/items/50"
+    finally:
+        browser.get("about:blank")  # type: ignore[attr-defined]
+        server.stop()
+
+
+def test_the_page_says_when_the_server_dropped_events_for_it(browser: object, tmp_path: Path) -> None:
+    import socket
+
+    server = start_server(tmp_path, {"admin": {"event_queue_size": 1}})
+    try:
+        shots = tmp_path / "shots"
+        shots.mkdir()
+        console = Console(browser, server, shots)
+        console.open("traffic")
+        wait_for(lambda: console.text_of("[data-test=traffic-live]") == "live", "the feed to connect")
+        wait_for(lambda: server.server.runtime.feed is not None and server.server.runtime.feed.listeners,
+                 "the stream to open")
+        # 30 pipelined requests in one write: all logged before the stream writes again, into a
+        # queue of 1, so 29 are dropped for this tab
+        port = server.ports["http"]
+        burst = b"".join(b"GET /burst/%d HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % i for i in range(29))
+        burst += b"GET /burst/29 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(burst)
+            while sock.recv(65536):
+                pass
+        note = wait_for(lambda: console.find("[data-test=traffic-dropped]").text, "the dropped notice")
+        dropped = int(note.split("dropped ")[1].split()[0])
+        assert dropped >= 1 and "fell behind" in note
+        assert server.server.runtime.feed is not None and server.server.runtime.feed.dropped == dropped
+        wait_for(lambda: _rows(console) and _rows(console)[0]["path"] == "/burst/29", "the newest entry")
+        assert len(_rows(console)) == 30 - dropped
     finally:
         browser.get("about:blank")  # type: ignore[attr-defined]
         server.stop()

@@ -32,6 +32,8 @@ from mockforge.testing.server import MockServer
 CHROMIUM = os.environ.get("MOCKFORGE_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("MOCKFORGE_CHROMEDRIVER", "/usr/bin/chromedriver")
 ROOT = Path(__file__).resolve().parents[2]
+#: Where kept screenshots go; read at import, since tests/conftest.py clears MOCKFORGE_* per test.
+SCREENSHOTS = os.environ.get("MOCKFORGE_UI_SCREENSHOTS")
 #: Seconds a wait may take before the test fails (generous: CI shares 2 cores).
 WAIT_S = 20.0
 
@@ -147,9 +149,8 @@ class Console:
         """A screenshot in the tmp folder; ``keep`` also writes it to $MOCKFORGE_UI_SCREENSHOTS."""
         path = self.shots / f"{name}.png"
         self.driver.save_screenshot(str(path))
-        target = os.environ.get("MOCKFORGE_UI_SCREENSHOTS")
-        if keep and target:
-            out = Path(target) if Path(target).is_absolute() else ROOT / target
+        if keep and SCREENSHOTS:
+            out = Path(SCREENSHOTS) if Path(SCREENSHOTS).is_absolute() else ROOT / SCREENSHOTS
             out.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, out / f"{name}.png")
         return path

@@ -273,6 +273,10 @@ class AdminApi:
             "admin": dict(rt.admin_refused),
             "log": {"headers_truncated": rt.log.headers_truncated},
         }
+        feed = rt.feed
+        if feed is not None:  # the live feed, once someone opened it (mockforge.ui.feed)
+            out["events"] = {"streams_open": len(feed.listeners), "streams_refused": feed.refused,
+                             "entries_dropped": feed.dropped}
         store = services.stubs.store
         out["near_misses"] = {"capped": store.near_misses_capped, "scored_off_loop": store.near_misses_off_loop}
         hub = services.ws

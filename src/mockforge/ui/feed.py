@@ -67,8 +67,10 @@ class LiveFeed:
         self.queue_size = queue_size
         self.heartbeat_s = heartbeat_s
         self.listeners: set[Listener] = set()
-        #: Streams refused because ``max_streams`` were open (for /__mockforge/stats readers).
+        #: Streams refused because ``max_streams`` were open, and entries dropped for slow
+        #: readers, since start (``GET /__mockforge/stats`` shows them under ``refused.events``).
         self.refused = 0
+        self.dropped = 0
         self.closed = False
 
     # ---- the log side ---------------------------------------------------------------------
@@ -138,6 +140,7 @@ class LiveFeed:
         """What is queued, as SSE events (a ``dropped`` event first when entries were lost)."""
         out = bytearray()
         if listener.dropped:
+            self.dropped += listener.dropped
             out += b"event: dropped\ndata: " + orjson.dumps({"dropped": listener.dropped}) + b"\n\n"
             listener.dropped = 0
         queue = listener.queue
