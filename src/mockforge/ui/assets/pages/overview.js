@@ -143,8 +143,8 @@ export async function mount(root, ctx) {
       h('thead', null, h('tr', null, h('th', null, 'config key'), h('th', null, 'value'))),
       h('tbody', null, Object.entries(st.bounds || {}).map(([k, v]) => h('tr', {'data-test': 'bound-row'},
         h('td', {class: 'mono'}, k), h('td', {class: 'mono'}, typeof v === 'object' ? JSON.stringify(v) : String(v)))))));
-    // what was refused or cut; the open-connection gauges are in the listener table
-    const counts = flatten(st.refused, '', []).filter(([k]) => !k.endsWith('connections_open'));
+    // what was refused or cut; gauges (open connections and streams) are not refusals
+    const counts = flatten(st.refused, '', []).filter(([k]) => !k.endsWith('_open'));
     const nonzero = counts.filter(([, v]) => v);
     clear(refused).appendChild(nonzero.length
       ? h('table', {class: 'compact'}, h('tbody', null, nonzero.map(([k, v]) =>
