@@ -211,6 +211,16 @@ def test_preview_of_spec_operation_with_prefer_choices(client: httpx.Client) -> 
     assert dynamic["response"]["status"] == 200
 
 
+def test_preview_draws_no_fault(mock: MockServer, client: httpx.Client) -> None:
+    policy = mock.server.services.stubs.fault_policy
+    before = (policy._fault_rng.getstate(), policy._latency_rng.getstate())
+    for _ in range(5):
+        assert preview(client, method="GET", path="/numbers")["rules"]["fault"]["rate"] == 0.5
+    assert (policy._fault_rng.getstate(), policy._latency_rng.getstate()) == before
+    client.get("/numbers")  # a real request draws: the check above can see a change
+    assert policy._fault_rng.getstate() != before[0]
+
+
 def test_preview_reports_validation_problems_per_mode(client: httpx.Client) -> None:
     refused = preview(client, method="POST", path="/orders", body={"qty": 0})
     assert refused["validation"]["mode"] == "enforce"
