@@ -132,6 +132,16 @@ def test_series_starts_on_first_read_and_counts_requests(mock: MockServer, clien
     assert now["errors"] >= first["now"]["errors"] + 1
 
 
+def test_no_sampler_before_the_first_series_read_and_none_after_stop() -> None:
+    with MockServer(spec=PETSTORE) as server, httpx.Client(base_url=server.url) as c:
+        c.get("/__mockforge/stats").raise_for_status()
+        assert server.runtime.rate_series is None  # nothing sampled for a server nobody watches
+        c.get("/__mockforge/stats/series").raise_for_status()
+        series = server.runtime.rate_series
+        assert series is not None and series.running
+    assert not series.running
+
+
 def test_server_info_lists_each_listener_with_what_it_serves(mock: MockServer, client: httpx.Client) -> None:
     listeners = {x["name"]: x for x in client.get("/__mockforge/server-info").json()["listeners"]}
     assert listeners["http"]["port"] == mock.ports["http"] and listeners["http"]["host"] == "127.0.0.1"

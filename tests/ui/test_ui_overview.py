@@ -4,6 +4,7 @@ sampler (started by the first series request), memory and bounds, after real HTT
 from __future__ import annotations
 
 import os
+import time
 
 import httpx
 import pytest
@@ -30,7 +31,9 @@ def test_overview_shows_listeners_rates_memory_and_bounds(console: Console, http
         return bool(points and points[-1].get("partial") and points[-1]["request_rate"])
 
     wait_for(partial_rate, "a second to pass since the first sample (a rate needs two readings)")
+    started = time.perf_counter()
     console.open("overview")
+    print(f"\nOverview: load to mounted {(time.perf_counter() - started) * 1000:.0f} ms")  # printed, never gating
     assert int(console.text_of('[data-test="overview-requests"]')) >= 21
     assert int(console.text_of('[data-test="overview-errors"]')) >= 1
     assert console.text_of('[data-test="overview-uptime"]').endswith("s")
