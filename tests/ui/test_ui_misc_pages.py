@@ -100,6 +100,23 @@ def test_fixtures_list_open_and_to_stub(console: Console, server_with: Any, tmp_
     assert page.severe_logs() == []
 
 
+def test_a_binary_fixture_body_is_a_hex_dump_of_its_bytes(console: Console, server_with: Any,
+                                                          tmp_path: Path) -> None:
+    from mockforge.recording.fingerprint import FingerprintRules
+    from mockforge.recording.store import build_fixture, write_fixture_file
+
+    root = tmp_path / "fixtures"
+    f = build_fixture(method="GET", path="/logo.png", raw_query="", request_headers=[], request_body=b"",
+                      status=200, response_headers=[("content-type", "image/png")],
+                      response_body=b"\x89PNG\r\n\x1a\n\x00\xff", rules=FingerprintRules.create())
+    write_fixture_file(root, f, fsync=False)
+    server = server_with({"core": {"fixtures": {"mode": "replay", "dir": str(root)}}})
+    page = use(console, server).open(f"fixtures/{f.fingerprint}")
+    body = page.find('[data-test="fixture-response-body"] pre')
+    assert body.get_attribute("data-kind") == "hex"
+    assert "89 50 4e 47 0d 0a 1a 0a 00 ff" in body.text
+
+
 def test_fixtures_page_says_when_recording_is_off(console: Console) -> None:
     use(console, console.server).open("fixtures")
     assert "core.fixtures.mode" in console.text_of('[data-test="not-configured"]')

@@ -2,16 +2,10 @@
 // request and response, and "To stub", which opens the stub editor pre-filled with the stub the
 // fixture makes (GET fixtures/{id}/stub: computed, written nowhere until the editor saves it).
 
-import {contentType, hasFeature, headerList, notice, table, useStyles} from './kit.js';
+import {base64Body, contentType, hasFeature, headerList, notice, table, useStyles} from './kit.js';
 
 const PAGE = 100;
 
-function decode(body, encoding) {
-  if (encoding === 'base64') {
-    try { return atob(body || ''); } catch { return ''; }
-  }
-  return body || '';
-}
 
 function queryText(query) {
   const parts = [];
@@ -100,10 +94,11 @@ export async function mount(root, ctx) {
       h('div', {class: 'kv-inline'}, h('span', null, h('span', {class: 'k'}, 'id '), h('span', {class: 'mono'}, f.fingerprint)),
         h('span', null, h('span', {class: 'k'}, 'file '), h('span', {class: 'mono'}, f.file || ''))),
       h('h3', null, 'Request'), headerList(dom, req.headers, 'fixture-request-headers'),
-      h('div', {'data-test': 'fixture-request-body'}, prettyBody(decode(req.body, req.body_encoding), contentType(req.headers))),
+      h('div', {'data-test': 'fixture-request-body'}, req.body_encoding === 'base64' ? base64Body(dom, req.body) : prettyBody(req.body, contentType(req.headers))),
       h('h3', null, 'Response ', h('span', {class: `s${String(resp.status)[0]}`, 'data-test': 'fixture-status'}, String(resp.status))),
       headerList(dom, resp.headers, 'fixture-response-headers'),
-      h('div', {'data-test': 'fixture-response-body'}, prettyBody(decode(resp.body, resp.body_encoding), contentType(resp.headers))));
+      h('div', {'data-test': 'fixture-response-body'}, resp.body_encoding === 'base64' ? base64Body(dom, resp.body)
+        : prettyBody(resp.body, contentType(resp.headers))));
   }
 
   render();

@@ -63,3 +63,21 @@ export function every(ms, fn, ctx) {
   timer = setTimeout(loop, ms);
   return () => { stopped = true; clearTimeout(timer); };
 }
+
+/** A body given as base64 (bytes that are not UTF-8) as a hex dump <pre> of the real bytes. */
+export function base64Body(dom, b64) {
+  let bytes;
+  try {
+    bytes = Uint8Array.from(atob(b64 || ''), (c) => c.charCodeAt(0));
+  } catch {
+    return dom.h('pre', {class: 'body text', 'data-kind': 'text'}, '(not valid base64)');
+  }
+  const lines = [];
+  for (let off = 0; off < bytes.length; off += 16) {
+    const row = bytes.subarray(off, off + 16);
+    const hex = Array.from(row, (b) => b.toString(16).padStart(2, '0')).join(' ');
+    const ascii = Array.from(row, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+    lines.push(`${off.toString(16).padStart(8, '0')}  ${hex.padEnd(47)}  ${ascii}`);
+  }
+  return dom.h('pre', {class: 'body hex', 'data-kind': 'hex'}, lines.join('\n') || '(empty)');
+}

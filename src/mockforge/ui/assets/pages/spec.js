@@ -3,7 +3,7 @@
 // an answer preview: POST /__mockforge/preview runs the answer pipeline without side effects and
 // shows what the mock would answer, with Prefer choices (code, example, dynamic).
 
-import {contentType, headerList, notice, table, useStyles} from './kit.js';
+import {base64Body, contentType, headerList, notice, table, useStyles} from './kit.js';
 
 function parseHeaders(text) {
   const out = [];
@@ -150,10 +150,10 @@ export async function mount(root, ctx) {
     }
     for (const n of r.notes || []) parts.push(h('p', {class: 'notice', 'data-test': 'preview-note'}, n));
     if (resp) {
-      const text = resp.body_encoding === 'base64' ? atob(resp.body) : resp.body;
       parts.push(h('h3', null, 'Response ', h('span', {class: `s${String(resp.status)[0]}`, 'data-test': 'preview-status'},
         String(resp.status))), headerList(dom, resp.headers, 'preview-headers-out'),
-      h('div', {'data-test': 'preview-response-body'}, prettyBody(text, contentType(resp.headers))));
+      h('div', {'data-test': 'preview-response-body'}, resp.body_encoding === 'base64'
+        ? base64Body(dom, resp.body) : prettyBody(resp.body, contentType(resp.headers))));
       if (resp.truncated) parts.push(h('p', {class: 'muted'}, '(cut at http.max_response_bytes)'));
     }
     clear(out).append(...parts);
