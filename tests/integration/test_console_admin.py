@@ -331,6 +331,7 @@ def test_grpc_services_lists_methods_types_streaming_and_stub_counts(client: htt
     services = {s["name"]: s for s in data["services"]}
     methods = {m["name"]: m for m in services["mockforge.MockService"]["methods"]}
     assert methods["UnaryCall"]["stubs"] == 1 and methods["UnaryCall"]["input_type"] == "mockforge.UnaryRequest"
+    assert methods["ServerStream"]["calls"] == 0
     assert methods["ServerStream"]["server_streaming"] is True
     assert methods["ClientStream"]["client_streaming"] is True
     assert services["grpc.health.v1.Health"]["builtin"] is True

@@ -174,7 +174,8 @@ def test_grpc_services_methods_and_stubs(console: Console, server_with: Any) -> 
     svc = page.find('[data-test="grpc-service"][data-name="mockforge.MockService"]')
     assert "mockforge.MockService" in svc.text
     unary = page.find('[data-test="grpc-method"][data-path="/mockforge.MockService/UnaryCall"]')
-    assert unary.text.split() == ["UnaryCall", "mockforge.UnaryRequest", "mockforge.UnaryResponse", "unary", "1"]
+    # one stub, and the one real call made above
+    assert unary.text.split() == ["UnaryCall", "mockforge.UnaryRequest", "mockforge.UnaryResponse", "unary", "1", "1"]
     stream = page.find('[data-test="grpc-method"][data-path="/mockforge.MockService/BidirectionalStream"]')
     assert "bidirectional stream" in stream.text
     assert page.find_all('[data-test="grpc-service"][data-name="grpc.health.v1.Health"]')

@@ -337,8 +337,11 @@ class GrpcService:
 
     # ---- admin API -------------------------------------------------------------------------
     def services_info(self) -> list[dict[str, Any]]:
-        """Each service from the protos with its methods (types, streaming, stub count), then the
-        built-in ones (health, reflection) by name."""
+        """Each service from the protos with its methods (types, streaming, stub count, calls since
+        start from the metrics counters), then the built-in ones (health, reflection) by name."""
+        calls: dict[str, int] = {}
+        for (route, _status), n in self.runtime.metrics.grpc_calls.items():
+            calls[route] = calls.get(route, 0) + n
         by_service: dict[str, list[dict[str, Any]]] = {name: [] for name in self._service_names}
         for path, info in self.methods.items():
             by_service.setdefault(info.service, []).append({
@@ -349,6 +352,7 @@ class GrpcService:
                 "client_streaming": info.client_streaming,
                 "server_streaming": info.server_streaming,
                 "stubs": self.stubs.count(path),
+                "calls": calls.get(info.full_name, 0),
             })
         out: list[dict[str, Any]] = [{"name": n, "builtin": False, "methods": m} for n, m in by_service.items()]
         out += [{"name": n, "builtin": True, "methods": []} for n in self.services() if n not in by_service]

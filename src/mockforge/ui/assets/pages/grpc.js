@@ -29,9 +29,9 @@ export async function mount(root, ctx) {
       h('header', null, h('h2', null, h('span', {class: 'mono'}, svc.name)),
         svc.builtin ? h('span', {class: 'badge'}, 'built in') : null),
       svc.methods.length
-        ? table(dom, ['method', 'request', 'response', 'kind', 'stubs'], svc.methods.map((m) => [
+        ? table(dom, ['method', 'request', 'response', 'kind', 'stubs', 'calls'], svc.methods.map((m) => [
           h('td', {class: 'mono'}, m.name), h('td', {class: 'mono'}, m.input_type), h('td', {class: 'mono'}, m.output_type),
-          kind(m), String(m.stubs)]), (i) => ({'data-test': 'grpc-method', 'data-path': svc.methods[i].path}))
+          kind(m), String(m.stubs), String(m.calls ?? 0)]), (i) => ({'data-test': 'grpc-method', 'data-path': svc.methods[i].path}))
         : h('p', {class: 'muted small'}, 'served by mockforge itself')));
   }
   root.appendChild(h('h2', null, 'Stubs'));
