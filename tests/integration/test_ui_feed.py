@@ -148,3 +148,16 @@ async def test_bad_bounds_are_config_errors() -> None:
         with pytest.raises(ConfigError) as err:
             build_config({"admin": {key: 0}}, env={})
         assert f"admin.{key}" in str(err.value)
+
+
+async def test_an_answer_never_sent_holds_no_stream_slot() -> None:
+    log = RequestLog(10)
+    feed = LiveFeed(log, max_streams=1, queue_size=4)
+    unsent = feed.response()  # e.g. the client closed before the head was written
+    assert unsent.status == 200 and not feed.listeners
+    sent = feed.response()
+    assert sent.status == 200 and sent.stream is not None
+    assert (await anext(sent.stream)).startswith(b"retry:")
+    assert len(feed.listeners) == 1 and feed.response().status == 503
+    await sent.stream.aclose()  # type: ignore[attr-defined]
+    assert not feed.listeners and feed._on_entry not in log.logged.subscribers

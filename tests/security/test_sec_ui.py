@@ -150,6 +150,15 @@ def test_host_and_origin_checks_apply_to_the_console(server: MockServer) -> None
     # the console's own calls carry its origin: http:// + the Host it was loaded from
     status, body = _raw_get(port, "/__mockforge/server-info", {"Origin": f"http://127.0.0.1:{port}"})
     assert status == 200 and b'"version"' in body
+    # DNS rebinding: Origin and Host agree, but the name is not ours
+    status, body = _raw_get(port, "/__mockforge/server-info",
+                            {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"})
+    assert status == 403 and b"forbidden_host" in body
+    # look-alikes of the own origin
+    for origin in (f"http://127.0.0.1:{port}.evil.example", f"ftp://127.0.0.1:{port}", "null",
+                   f"http://127.0.0.1:{port}/", f"127.0.0.1:{port}"):
+        status, _ = _raw_get(port, "/__mockforge/server-info", {"Origin": origin})
+        assert status == 403, origin
     # another local port is another origin
     status, body = _raw_get(port, "/__mockforge/server-info", {"Origin": f"http://127.0.0.1:{port + 1}"})
     assert status == 403

@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 from ui_harness import Console, start_server, wait_for
 
+from mockforge.testing.server import MockServer
+
 
 def _rows(console: Console) -> list[dict[str, str]]:
     return list(console.js(
@@ -164,3 +166,45 @@ def test_the_page_says_when_the_server_dropped_events_for_it(browser: object, tm
     finally:
         browser.get("about:blank")  # type: ignore[attr-defined]
         server.stop()
+
+
+DRIFT_SPEC = """
+openapi: 3.0.3
+info: {title: drift, version: "1"}
+paths:
+  /things/{id}:
+    get:
+      operationId: getThing
+      parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema: {type: object, required: [id], properties: {id: {type: integer}}}
+"""
+
+
+def test_detail_lists_drift_findings_of_a_proxied_answer(browser: object, tmp_path: Path) -> None:
+    upstream = MockServer(stubs=[{"id": "bad", "request": {"method": "GET", "path": "/things/1"},
+                                  "response": {"status": 200, "body": {"id": "one"}}}]).start()
+    spec = tmp_path / "drift.yaml"
+    spec.write_text(DRIFT_SPEC)
+    server = MockServer({"admin": {"enabled": True}, "http": {"drift": {"mode": "report"}},
+                         "core": {"proxy": {"upstream": upstream.url, "timeout_ms": 5000}}}, spec=spec).start()
+    try:
+        with httpx.Client(timeout=10) as client:
+            assert client.get(server.url + "/things/1").json() == {"id": "one"}
+        shots = tmp_path / "shots"
+        shots.mkdir()
+        console = Console(browser, server, shots)
+        console.open("traffic")
+        wait_for(lambda: _rows(console), "the proxied row")
+        console.js("document.querySelector('[data-test=traffic-row]').click()")
+        finding = console.find("[data-test=drift-finding]").text
+        assert finding.startswith("wrong_type at /id: expected") and 'got "one"' in finding, finding
+        assert console.text_of("[data-test=detail-answered]") == "proxy"
+    finally:
+        browser.get("about:blank")  # type: ignore[attr-defined]
+        server.stop()
+        upstream.stop()

@@ -105,8 +105,7 @@ class LiveFeed:
 
     # ---- the HTTP side --------------------------------------------------------------------
     def response(self) -> Response:
-        listener = self._open()
-        if listener is None:
+        if self.closed or len(self.listeners) >= self.max_streams:
             self.refused += 1
             message = ("the server is stopping" if self.closed else
                        f"{self.max_streams} live feeds are open already (admin.max_event_streams)")
@@ -117,9 +116,14 @@ class LiveFeed:
             ("x-content-type-options", "nosniff"),
             ("x-accel-buffering", "no"),
         ]
-        return Response(status=200, headers=headers, stream=self._stream(listener), source="admin")
+        return Response(status=200, headers=headers, stream=self._stream(), source="admin")
 
-    async def _stream(self, listener: Listener) -> AsyncIterator[bytes]:
+    async def _stream(self) -> AsyncIterator[bytes]:
+        # The stream registers when the wire layer starts sending it, so an answer never sent (the
+        # client left first) holds no slot; two racing for the last slot: the later one ends at once.
+        listener = self._open()
+        if listener is None:
+            return
         try:
             yield PREAMBLE
             while not listener.closed:

@@ -199,8 +199,9 @@ export async function mount(root, ctx) {
     if (Array.isArray(e.drift) && e.drift.length) {
       detail.appendChild(h('h3', null, 'Drift findings'));
       detail.appendChild(h('ul', {class: 'problems', 'data-test': 'detail-drift'},
-        e.drift.map((d) => h('li', null, [d.kind, d.location || d.path, d.message || d.detail]
-          .filter(Boolean).join(' · ') || JSON.stringify(d)))));
+        e.drift.map((d) => h('li', {'data-test': 'drift-finding'}, h('strong', null, d.kind || 'drift'), ' at ',
+          h('span', {class: 'mono'}, d.pointer || '/'), `: expected ${d.expected}, got ${d.got}`,
+          d.operation ? h('span', {class: 'muted'}, ` (${d.operation})`) : null))));
     }
     if (Array.isArray(e.state) && e.state.length) {
       detail.appendChild(h('h3', null, 'State changes'));
