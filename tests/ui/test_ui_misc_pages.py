@@ -4,7 +4,6 @@ rendered as text; a feature that is not configured gets a notice, not an error."
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,15 +17,9 @@ from mockforge.testing.server import MockServer
 ROOT = Path(__file__).resolve().parents[2]
 PROTOS = ROOT / "examples" / "protos"
 ECHO_PLUGIN = ROOT / "examples" / "plugins" / "echo-wat"
-SHOTS = os.environ.get("MOCKFORGE_UI_SCREENSHOTS")  # read at import: the suite clears MOCKFORGE_*
 PAYLOAD = "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>"
 NO_XSS = "return window.__xss === undefined && document.querySelectorAll('main img, main script').length === 0"
 
-
-@pytest.fixture(autouse=True)
-def _keep_screenshots(monkeypatch: pytest.MonkeyPatch) -> None:
-    if SHOTS:
-        monkeypatch.setenv("MOCKFORGE_UI_SCREENSHOTS", SHOTS)
 
 
 @pytest.fixture

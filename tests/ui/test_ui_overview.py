@@ -3,20 +3,10 @@ sampler (started by the first series request), memory and bounds, after real HTT
 
 from __future__ import annotations
 
-import os
 import time
 
 import httpx
-import pytest
 from ui_harness import Console, wait_for
-
-SHOTS = os.environ.get("MOCKFORGE_UI_SCREENSHOTS")  # read at import: the suite clears MOCKFORGE_*
-
-
-@pytest.fixture(autouse=True)
-def _keep_screenshots(monkeypatch: pytest.MonkeyPatch) -> None:
-    if SHOTS:
-        monkeypatch.setenv("MOCKFORGE_UI_SCREENSHOTS", SHOTS)
 
 
 def test_overview_shows_listeners_rates_memory_and_bounds(console: Console, http: httpx.Client,

@@ -5,7 +5,6 @@ the answers are shown as text (an ``<img onerror>`` example runs nothing)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +15,6 @@ from ui_harness import Console, start_server, wait_for
 
 from mockforge.testing.server import MockServer
 
-#: Read at import: the suite's autouse fixture clears MOCKFORGE_* variables before each test.
-SHOTS = os.environ.get("MOCKFORGE_UI_SCREENSHOTS")
 PAYLOAD = "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>"
 
 SPEC = f"""
@@ -58,11 +55,6 @@ paths:
       responses: {{"201": {{description: created, content: {{application/json: {{example: {{ok: true}}}}}}}}}}
 """
 
-
-@pytest.fixture(autouse=True)
-def _keep_screenshots(monkeypatch: pytest.MonkeyPatch) -> None:
-    if SHOTS:
-        monkeypatch.setenv("MOCKFORGE_UI_SCREENSHOTS", SHOTS)
 
 
 @pytest.fixture
