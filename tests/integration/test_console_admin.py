@@ -280,9 +280,12 @@ def test_preview_of_a_body_nested_too_deep_is_the_400_the_real_request_gets(clie
     ("body", "location"),
     [
         ([], "body"),
-        ({"path": "/a"} | {"method": "GET\r\nX: y"}, "body.method"),
+        ({"path": "/a", "method": "GET\r\nX: y"}, "body.method"),
         ({"path": "no-slash"}, "body.path"),
         ({"path": "/a\r\nb"}, "body.path"),
+        ({"path": "/a\tb"}, "body.path"),
+        ({"path": "/a", "headers": {"bad name": "v"}}, "body.headers[0]"),
+        ({"path": "/a", "method": "X" * 33}, "body.method"),
         ({"path": "/__mockforge/reset", "method": "POST"}, "body.path"),
         ({"path": "/a", "headers": "x: y"}, "body.headers"),
         ({"path": "/a", "headers": [["x"]]}, "body.headers[0]"),

@@ -31,13 +31,14 @@ from mockforge.http.admin_routes import AdminRoute
 from mockforge.http.stubbing import calls_plugin_functions
 
 if TYPE_CHECKING:
+    from mockforge.openapi.model import Operation
     from mockforge.services import Services
 
 __all__ = ["AnswerPreview", "routes"]
 
 log = logging.getLogger("mockforge.http")
 
-_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,32}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}$")
 _PARAM = re.compile(r"\{([^}/]+)\}")
 #: Header and query pairs a preview request may carry (the admin body size bounds them too).
 MAX_PAIRS = 200
@@ -73,6 +74,8 @@ def _pairs(value: Any, where: str) -> list[tuple[str, str]] | dict[str, str]:
         if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
             return detail(f"{where}[{i}]", "expected [name, value] with a string name")
         name, val = item
+        if where.endswith("headers") and not _TOKEN.match(name):
+            return detail(f"{where}[{i}]", "a header name is a token (letters, digits, !#$%&'*+.^_`|~-)")
         if isinstance(val, bool) or not isinstance(val, str | int | float):
             return detail(f"{where}.{name}", "expected a string value")
         pairs.append((name, str(val)))
@@ -85,12 +88,12 @@ def parse_preview_request(data: Any) -> Request | list[dict[str, str]]:
         return [detail("body", "expected a JSON object {method, path, query, headers, body}")]
     problems: list[dict[str, str]] = []
     method = data.get("method", "GET")
-    if not isinstance(method, str) or not _TOKEN.match(method):
+    if not isinstance(method, str) or len(method) > 32 or not _TOKEN.match(method):
         problems.append(detail("body.method", "expected an HTTP method name"))
         method = "GET"
     path = data.get("path")
     raw_query = ""
-    if not isinstance(path, str) or not path.startswith("/") or any(c in path for c in "\r\n\0 "):
+    if not isinstance(path, str) or not path.startswith("/") or any(ord(c) < 0x21 or ord(c) == 0x7F for c in path):
         problems.append(detail("body.path", "expected a path starting with '/' (no spaces or control characters)"))
         path = "/"
     else:
@@ -127,10 +130,10 @@ def parse_preview_request(data: Any) -> Request | list[dict[str, str]]:
                    body=body, client="preview")
 
 
-def _sample_path(template: str, op: Any) -> str:
+def _sample_path(template: str, op: Operation) -> str:
     """A concrete path for a route template: each ``{param}`` gets its example, else ``1``."""
     examples: dict[str, str] = {}
-    for p in getattr(op, "parameters", []):
+    for p in op.parameters:
         if p.location == "path" and isinstance(p.example, str | int | float) and not isinstance(p.example, bool):
             examples[p.name] = str(p.example)
     return _PARAM.sub(lambda m: examples.get(m.group(1), "1"), template)
