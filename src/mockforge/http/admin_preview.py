@@ -301,8 +301,11 @@ class AnswerPreview:
         # ---- 404, with the near misses (not recorded as unmatched)
         details = near_miss_details(await asyncio.to_thread(stubs.store.near_misses, request))
         details.extend(detail("route", f"closest route: {r}") for r in closest)
-        answer = error_response(404, "not_found", f"no stub or route matches {request.method} {request.path}",
-                                details)
+        path = request.path  # cut as the real 404 cuts it (core.max_near_miss_input_bytes)
+        cap = cfg.core.max_near_miss_input_bytes
+        if len(path) > cap:
+            path = f"{path[:cap]}... ({len(path)} characters)"
+        answer = error_response(404, "not_found", f"no stub or route matches {request.method} {path}", details)
         out.update(source="not_found", response=self._response(answer))
         return out
 
