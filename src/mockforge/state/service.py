@@ -172,7 +172,12 @@ class StateService:
         """What ``answer`` would do, changing nothing: ``(resource, action, answer)`` where
         ``action`` is read, list, create, replace, update, delete or not_found and ``answer`` is
         the response for reads and refusals (None for a write: it is not applied in a preview);
-        None when the state step would not answer (``POST /__mockforge/preview``)."""
+        None when the state step would not answer (``POST /__mockforge/preview``). Values filled
+        in for missing required fields do not move the seeded generator."""
+        with self.shapes.gen.kept_sequence():
+            return self._preview(request)
+
+    def _preview(self, request: Request) -> tuple[str, str, Response | None] | None:
         match = self.routes.match(request.method, _target(request))
         if not isinstance(match, Matched):
             return None
