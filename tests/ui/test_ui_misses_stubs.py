@@ -137,3 +137,26 @@ def test_scenarios_show_state_and_reset(console: Console, http: httpx.Client, ad
     console.find("[data-test=scenario-reset]").click()
     wait_for(lambda: console.text_of("[data-test=scenario-state]") == "Started", "the reset")
     assert http.post("/flow").json() == {"step": 1}
+
+
+def test_new_stub_from_the_form(console: Console, http: httpx.Client, admin: httpx.Client) -> None:
+    console.open("stubs")
+    console.find("[data-test=stub-new]").click()
+    console.wait_ready("stubs")
+    assert console.text_of("[data-test=editor-title]") == "New stub"
+    _set(console, "[data-test=edit-id]", "made-here")
+    console.js("const m = document.querySelector('[data-test=edit-method]'); m.value = 'PUT';"
+               "m.dispatchEvent(new Event('input'))")
+    _set(console, "[data-test=edit-path]", "/made/{id}")
+    _set(console, "[data-test=edit-status]", "202")
+    _set(console, "[data-test=edit-priority]", "1")
+    _set(console, "[data-test=edit-headers]", "x-made: yes")
+    _set(console, "[data-test=edit-body]", "plain text answer")
+    assert _source(console) == {"id": "made-here", "request": {"method": "PUT", "path": "/made/{id}"},
+                                "response": {"status": 202, "headers": {"x-made": "yes"},
+                                             "body_text": "plain text answer"}, "priority": 1}
+    console.find("[data-test=edit-save]").click()
+    wait_for(lambda: console.text_of("[data-test=editor-title]") == "Stub made-here", "the saved stub")
+    answer = http.put("/made/9")
+    assert answer.status_code == 202 and answer.text == "plain text answer" and answer.headers["x-made"] == "yes"
+    assert admin.get("stubs/made-here").json()["priority"] == 1

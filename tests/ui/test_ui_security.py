@@ -52,6 +52,11 @@ def test_token_login(browser: Any, token_server: MockServer, tmp_path: Path) -> 
         paths = [e.text for e in console.find_all("[data-test=row-path]")]
         assert "/login-probe" in paths  # (the refused admin calls are logged too, as 401s)
         assert console.js("return sessionStorage.getItem('mockforge.token')") == TOKEN
+        # the live feed, too, is read with the token (fetch sends the header; EventSource could not)
+        wait_for(lambda: console.text_of("[data-test=traffic-live]") == "live", "the feed")
+        with httpx.Client(timeout=10) as client:
+            client.get(token_server.url + "/after-login")
+        wait_for(lambda: "/after-login" in [e.text for e in console.find_all("[data-test=row-path]")], "a live row")
         assert console.js("return document.cookie") == ""
         assert console.driver.get_cookies() == []
         assert TOKEN not in console.driver.current_url
