@@ -141,6 +141,12 @@ def test_preview_shows_validation_problems_and_the_refusal(console: Console) -> 
     assert console.severe_logs() == []
 
 
+def test_a_hash_opens_one_operation(console: Console) -> None:
+    console.open("spec/POST%20%2Forders")
+    assert console.find('[data-test="spec-row"].selected').get_attribute("data-key") == "POST /orders"
+    assert console.test_id("preview-path").get_attribute("value") == "/orders"
+
+
 def test_filter_narrows_the_operation_list(console: Console) -> None:
     console.open("spec")
     console.test_id("spec-filter").send_keys("order")

@@ -160,7 +160,7 @@ export async function mount(root, ctx) {
   }
 
   renderList();
-  const wanted = decodeURIComponent(ctx.params || '');
+  const wanted = ctx.params || '';  // the shell already decoded the hash
   const first = ops.find((op) => `${op.method} ${op.path}` === wanted);
   if (first) { selected = first; renderList(); openOp(first); }
   return null;
