@@ -564,3 +564,15 @@ def test_ten_field_object_is_fast() -> None:
         make(rng)
     per_object_us = (time.perf_counter() - start) / n * 1e6
     assert per_object_us < 1000, per_object_us  # measured ~35 us on the dev box
+
+
+def test_kept_sequence_leaves_the_seeded_sequence_where_it_was() -> None:
+    from mockforge.schema.generate import DataGenerator
+
+    schema = {"type": "integer", "minimum": 0, "maximum": 10**9}
+    plain = DataGenerator({}, seed=5)
+    kept = DataGenerator({}, seed=5)
+    with kept.kept_sequence():
+        inside = [kept.generate(schema) for _ in range(3)]
+    assert inside == [plain.generate(schema) for _ in range(3)]  # the same draws inside...
+    assert kept.generate(schema) == DataGenerator({}, seed=5).generate(schema)  # ...then as if none

@@ -231,7 +231,9 @@ async def test_max_failures_disables_the_plugin_until_reloaded(tmp_path: Path) -
     assert admin is not None and admin.status == 200
     assert body(admin)["plugin"] == {
         "id": "trap", "name": "trap", "version": "0.0.1", "kinds": ["response"],
-        "state": "ready", "calls": 0, "failures": 0,
+        "state": "ready", "calls": 0, "failures": 0, "consecutive_failures": 0,
+        "limits": {"memory_mb": 1, "fuel": 10_000_000, "timeout_ms": 100, "max_concurrent": 4,
+                   "fs_read": [], "env": []},
     }  # fmt: skip
     assert (await pm.generate_response("trap", req(), None)).status == 500
     pm.close()
@@ -258,8 +260,11 @@ async def test_admin_lists_plugins_and_rejects_unknown_paths(pm: PluginManager) 
     echo = next(p for p in listed if p["id"] == "echo-wat")
     assert echo == {
         "id": "echo-wat", "name": "Echo (WAT)", "version": "1.0.0", "kinds": ["response", "request_filter"],
-        "state": "ready", "calls": 0, "failures": 0,
+        "state": "ready", "calls": 0, "failures": 0, "consecutive_failures": 0,
+        "limits": {"memory_mb": 2, "fuel": 10_000_000, "timeout_ms": 100, "max_concurrent": 4,
+                   "fs_read": [], "env": []},
     }  # fmt: skip
+    assert body(resp)["max_failures"] == pm.runtime.config.plugins.max_failures
     missing = await pm.admin(req("/x", "POST"), "plugins/nope/reload")
     assert missing is not None and missing.status == 404
     wrong = await pm.admin(req("/x", "DELETE"), "plugins")

@@ -27,6 +27,7 @@ from mockforge.version import __version__
 
 if TYPE_CHECKING:
     from mockforge.ui.feed import LiveFeed
+    from mockforge.ui.series import RateSeries
 
 
 class Counters(Protocol):
@@ -67,6 +68,9 @@ class Runtime:
         self.admin_refused: dict[str, int] = {}
         #: Hooks run on reset (per-test isolation, POST /__mockforge/reset).
         self.reset_hooks: list[Callable[[], None]] = []
+        #: Request/error rate samples for the console's Overview (``ui/series.py``); created by
+        #: the first ``GET /__mockforge/stats/series``, stopped by ``Server.stop``.
+        self.rate_series: RateSeries | None = None
         #: The console's live feed (``ui/feed.py``), made by the first ``GET /__mockforge/events``;
         #: ``Server.stop`` closes it so open streams end.
         self.feed: LiveFeed | None = None

@@ -188,6 +188,8 @@ class Server:
             timeout = self.config.http.graceful_timeout_ms / 1000
         rt = self.runtime
         rt.ready = False
+        if rt.rate_series is not None:
+            rt.rate_series.stop()
         if rt.feed is not None:  # live feeds end now, not after the graceful timeout
             rt.feed.close()
         if self._watch_task is not None:

@@ -302,6 +302,25 @@ class FaultPolicy:
         fault = self.fault
         return None if fault is None else self.decide(fault, "global")
 
+    def rules_for(self, operation_id: str | None = None, tags: Sequence[str] = ()) -> dict[str, Any]:
+        """The latency and fault rules that apply, as data, drawing nothing (the seeded sequences
+        stay where they are): ``{"latency": {...} | None, "fault": {"origin", ...} | None}``."""
+        latency = self.latency_by_operation.get(operation_id) if operation_id else None
+        if latency is None:
+            latency = next((self.latency_by_tag[t] for t in tags if t in self.latency_by_tag), None)
+        if latency is None:
+            latency = self.latency
+        fault: dict[str, Any] | None = None
+        if operation_id and operation_id in self.faults_by_operation:
+            fault = {"origin": f"operation:{operation_id}", **self.faults_by_operation[operation_id].to_dict()}
+        else:
+            tag = next((t for t in tags if t in self.faults_by_tag), None)
+            if tag is not None:
+                fault = {"origin": f"tag:{tag}", **self.faults_by_tag[tag].to_dict()}
+            elif self.fault is not None:
+                fault = {"origin": "global", **self.fault.to_dict()}
+        return {"latency": None if latency is None else latency.to_dict(), "fault": fault}
+
     def stub_fault(self, stub_id: str, spec: FaultSpec | None) -> FaultDecision | None:
         """One draw of a stub's own ``response.fault`` (None when it has none or the draw misses)."""
         return None if spec is None else self.decide(spec, f"stub:{stub_id}")

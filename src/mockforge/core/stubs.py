@@ -118,6 +118,8 @@ class StubStore(Protocol):
 
     def find(self, request: Request | MatchSubject) -> StubMatch | None: ...
 
+    def peek(self, request: Request | MatchSubject) -> StubMatch | None: ...
+
     def near_misses(self, request: Request | MatchSubject, limit: int = 3) -> builtins.list[NearMiss]: ...
 
     def report_miss(self, request: Request, limit: int = 3) -> builtins.list[NearMiss]: ...
@@ -393,6 +395,25 @@ class InMemoryStubStore:
             if not stub.request.matches(subject):
                 continue
             if self._consume(stub):
+                return StubMatch(stub, stub.request.path_params(subject.path))
+        return None
+
+    def peek(self, request: Request | MatchSubject) -> StubMatch | None:
+        """The stub ``find`` would choose now, consuming nothing: ``times``, scenario states, hit
+        counts and the evaluation counter stay as they are (``POST /__mockforge/preview``)."""
+        if not self._stubs:
+            return None
+        subject = _subject(request)
+        with self._lock:
+            candidates = self._candidates(subject)
+        for stub in candidates:
+            if not stub.enabled:
+                continue
+            if stub.times is not None and self._served.get(stub.id, 0) >= stub.times:
+                continue
+            if not self._state_ok(stub):
+                continue
+            if stub.request.matches(subject):
                 return StubMatch(stub, stub.request.path_params(subject.path))
         return None
 

@@ -340,9 +340,36 @@ class GrpcService:
         return msg
 
     # ---- admin API -------------------------------------------------------------------------
+    def services_info(self) -> list[dict[str, Any]]:
+        """Each service from the protos with its methods (types, streaming, stub count, calls since
+        start from the metrics counters), then the built-in ones (health, reflection) by name."""
+        calls: dict[str, int] = {}
+        for (route, _status), n in self.runtime.metrics.grpc_calls.items():
+            calls[route] = calls.get(route, 0) + n
+        by_service: dict[str, list[dict[str, Any]]] = {name: [] for name in self._service_names}
+        for path, info in self.methods.items():
+            by_service.setdefault(info.service, []).append({
+                "name": info.name,
+                "path": path,
+                "input_type": info.input_type.DESCRIPTOR.full_name,
+                "output_type": info.output_type.DESCRIPTOR.full_name,
+                "client_streaming": info.client_streaming,
+                "server_streaming": info.server_streaming,
+                "stubs": self.stubs.count(path),
+                "calls": calls.get(info.full_name, 0),
+            })
+        out: list[dict[str, Any]] = [{"name": n, "builtin": False, "methods": m} for n, m in by_service.items()]
+        out += [{"name": n, "builtin": True, "methods": []} for n in self.services() if n not in by_service]
+        return out
+
     async def admin(self, request: Request, subpath: str) -> Response | None:
-        """``grpc/stubs`` (GET list, POST add one or a list, DELETE all) and ``grpc/stubs/{id}``."""
+        """``grpc/services`` (GET: services and methods), ``grpc/stubs`` (GET list, POST add one
+        or a list, DELETE all) and ``grpc/stubs/{id}``."""
         parts = subpath.strip("/").split("/")
+        if parts == ["grpc", "services"]:
+            if request.method.upper() != "GET":
+                return error_response(405, "method_not_allowed", "use GET /__mockforge/grpc/services")
+            return json_response({"services": self.services_info(), "port": self.runtime.ports.get("grpc")})
         if parts[:2] != ["grpc", "stubs"] or len(parts) > 3:
             return None
         method = request.method.upper()

@@ -413,6 +413,10 @@ class StubStore:
     def has_stubs(self, path: str) -> bool:
         return path in self._by_path
 
+    def count(self, path: str) -> int:
+        """Stubs for one method path (``/pkg.Service/Method``)."""
+        return len(self._by_path.get(path, ()))
+
     def find(self, path: str, body: Any, metadata: Mapping[str, str]) -> GrpcStub | None:
         """The first stub for ``path`` whose pattern matches the message ``body`` (proto-JSON) and
         the call's ``metadata``, or None."""

@@ -4,7 +4,8 @@ This module answers the core endpoints (logs, routes, server info, spec, reset, 
 live feed ``events``, the console under ``ui/``)
 and holds the route table (``AdminRoutes``: method and subpath, or a first segment -> handler)
 that every service contributes rows to (``Services.admin_routes``): stubs and verification
-(``admin_stubs.routes``), ``ws/``, ``grpc/``, ``plugins``, ``fixtures``. Every request reaching
+(``admin_stubs.routes``), the answer preview (``admin_preview.routes``), ``ws/``, ``grpc/``,
+``plugins``, ``fixtures``. Every request reaching
 ``AdminApi.handle`` has passed ``admin_guard.AdminGuard.check`` (Host, Origin, token, and a JSON
 or YAML content type on any body), so no handler here or in a service checks those again.
 """
@@ -22,6 +23,8 @@ from mockforge.config import bounds, masked
 from mockforge.core.model import Request, Response
 from mockforge.core.request_log import parse_rfc3339
 from mockforge.core.responses import detail, error_response, json_response
+from mockforge.http.admin_guard import admin_open_on
+from mockforge.http.admin_preview import routes as preview_routes
 from mockforge.http.admin_routes import AdminHandler, AdminRoute, AdminRoutes
 
 if TYPE_CHECKING:
@@ -41,7 +44,7 @@ class AdminApi:
     def __init__(self, runtime: Runtime, services: Services) -> None:
         self.runtime = runtime
         self.services = services
-        self.routes = AdminRoutes([*self._core_routes(), *services.admin_routes()])
+        self.routes = AdminRoutes([*self._core_routes(), *preview_routes(services), *services.admin_routes()])
 
     def _core_routes(self) -> list[AdminRoute]:
         def sync(fn: Callable[[Request], Response]) -> AdminHandler:
@@ -60,6 +63,7 @@ class AdminApi:
             exact("POST", "reset", sync(self._reset)),
             exact("GET", "logs.har", sync(self._har)),
             exact("GET", "stats", sync(lambda _: json_response(self.stats()))),
+            exact("GET", "stats/series", sync(lambda _: self._series())),
             exact("GET", "metrics", sync(lambda _: self.runtime.metrics.render())),
             exact("GET", "events", lambda _r, _s: self._events()),
             AdminRoute.prefix("ui", self._ui),
@@ -178,10 +182,61 @@ class AdminApi:
                 "started_at": rt.started_at.isoformat().replace("+00:00", "Z"),
                 "pid": os.getpid(),
                 "ports": rt.ports,
+                "listeners": self._listeners(),
+                "features": self._features(),
                 "ready": rt.ready,
                 "config": masked(rt.config),
             }
         )
+
+    def _series(self) -> Response:
+        """Request and error rates of the last 15 minutes (``ui/series.py``); the sampler starts
+        on the first call, so a server nobody watches samples nothing."""
+        rt = self.runtime
+        series = rt.rate_series
+        if series is None:
+            from mockforge.ui.series import RateSeries
+
+            series = rt.rate_series = RateSeries(rt.metrics.totals)
+            series.start(asyncio.get_running_loop())
+        return json_response(series.snapshot())
+
+    def _features(self) -> dict[str, bool]:
+        """Which optional services run, so a client (the console) knows which endpoints exist."""
+        s = self.services
+        return {
+            "spec": s.spec.current is not None,
+            "websocket": s.ws is not None,
+            "grpc": s.grpc is not None,
+            "plugins": s.plugins is not None,
+            "fixtures": s.fixtures is not None,
+            "state": s.state is not None,
+            "drift": s.drift is not None,
+        }
+
+    def _listeners(self) -> list[dict[str, Any]]:
+        """Each bound listener: name, address, port and what it serves."""
+        rt = self.runtime
+        cfg = rt.config
+        services = self.services
+        http_serves = ["http"]
+        if services.ws is not None:
+            http_serves.append("websocket")
+        if admin_open_on(cfg, cfg.http.host, admin_only=False):
+            http_serves.append("admin")
+        hosts = {
+            "http": (cfg.http.host, http_serves),
+            "https": (cfg.http.host, http_serves),
+            "ws": (cfg.websocket.host or cfg.http.host, ["websocket"]),
+            "grpc": (cfg.grpc.host or cfg.http.host, ["grpc"]),
+            "admin": (cfg.admin.host, ["admin"]),
+            "metrics": (cfg.observability.metrics.host, ["metrics"]),
+        }
+        out = []
+        for name, port in rt.ports.items():
+            host, serves = hosts.get(name, (cfg.http.host, [name]))
+            out.append({"name": name, "host": host, "port": port, "serves": serves})
+        return out
 
     def stats(self) -> dict[str, Any]:
         rt = self.runtime

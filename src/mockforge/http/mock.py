@@ -6,14 +6,21 @@ plugin or the build, the fault and the latency. Everything per operation is prep
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mockforge.core.model import Request, Response
 from mockforge.core.pipeline import AnswerTail, NotFound
 from mockforge.core.responses import detail, error_response
-from mockforge.openapi.model import ApiModel, Operation
-from mockforge.openapi.responses import ResponseChoice, ResponsePlanner
+from mockforge.openapi.model import MISSING, ApiModel, Operation
+from mockforge.openapi.responses import (
+    OperationResponder,
+    ResponseChoice,
+    ResponsePlanner,
+    choose_media,
+    default_status,
+)
 from mockforge.openapi.routes import Matched, MethodNotAllowed, RouteTable
 from mockforge.openapi.validation import RequestValidator
 
@@ -24,6 +31,25 @@ if TYPE_CHECKING:
 log = logging.getLogger("mockforge.http")
 
 
+def _has_example(op: Operation, status: str | None, responder: OperationResponder | None) -> bool | None:
+    """Whether the default answer is an example (None: no body), from the prepared responder or
+    else from the document."""
+    if status is None:
+        return None
+    if responder is not None:
+        return responder.has_example(status)
+    spec = {str(k): v for k, v in op.responses.items()}.get(status)
+    if spec is None or not spec.content:
+        return None
+    media_name = choose_media(spec.content, None)
+    if media_name is None:
+        return None
+    media = spec.content[media_name]
+    if media.example is not MISSING or media.examples:
+        return True
+    return False if media.schema is not None else None
+
+
 def _no_build() -> Response:
     """The build of a route a plugin answers (never called: the plugin's answer is used)."""
     return Response(status=500, source="spec")
@@ -32,6 +58,25 @@ def _no_build() -> Response:
 def _target(request: Request) -> str:
     """The path with its query: a few specs (flickr's) route on a fixed query parameter."""
     return f"{request.path}?{request.raw_query}" if request.raw_query else request.path
+
+
+@dataclass(slots=True)
+class RoutePreview:
+    """What the spec step would answer for one request (``SpecAnswerer.preview``)."""
+
+    operation: Operation | None = None
+    #: The route template matched (also for a 405), else None.
+    template: str | None = None
+    #: Validation mode in force for the operation (off, warn, enforce).
+    mode: str = "off"
+    #: Validation problems as error details (reported whatever the mode).
+    problems: list[dict[str, str]] = field(default_factory=list)
+    #: The answer; None when a plugin answers (not run in a preview) or no route matched.
+    answer: Response | None = None
+    plugin: str | None = None
+    #: Closest routes when none matched.
+    closest: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class SpecAnswerer:
@@ -146,6 +191,110 @@ class SpecAnswerer:
             request, partial(self._to_response, request, choice), off_loop=off_loop,
             operation_id=op.operation_id, tags=op.tags,
         )
+
+    def operation_of(self, method: str, path: str) -> Operation | None:
+        """The operation a request would route to (None: no route)."""
+        match = self.routes.match(method, path)
+        return match.operation if isinstance(match, Matched) else None
+
+    def check_route(self, request: Request) -> RoutePreview | None:
+        """``validate_route`` as a preview: the mode, the problems and the refusal (when the mode
+        enforces), logging nothing; None when no spec route matches."""
+        match = self.routes.match(request.method, _target(request))
+        if not isinstance(match, Matched):
+            return None
+        op = match.operation
+        out = RoutePreview(operation=op, template=match.template, mode=self.mode_for(op))
+        if out.mode != "off":
+            problems = self.validator.for_operation(op).validate(request, match.params)
+            out.problems = [detail(p.location, p.reason) for p in problems]
+            if problems and out.mode == "enforce":
+                out.answer = error_response(
+                    self.validation.status, "validation_failed", f"request does not match {op.key}", out.problems
+                )
+        return out
+
+    def preview(self, request: Request) -> RoutePreview:
+        """What ``answer`` would answer, built the same way but with no fault, latency, plugin
+        call or log line (``POST /__mockforge/preview``). Caches of prepared answers fill as
+        they would for a real request; nothing a later request sees changes."""
+        match = self.routes.match(request.method, _target(request))
+        if isinstance(match, MethodNotAllowed):
+            allow = ", ".join(match.allow)
+            answer = error_response(
+                405, "method_not_allowed", f"{request.method} is not allowed on {match.template}",
+                [detail("method", f"allowed: {allow}")], [("allow", allow)],
+            )
+            return RoutePreview(template=match.template, answer=answer)
+        if not isinstance(match, Matched):
+            return RoutePreview(closest=list(getattr(match, "closest", [])))
+        op = match.operation
+        request.route = match.template
+        request.path_params = match.params
+        out = RoutePreview(operation=op, template=match.template, mode=self.mode_for(op))
+        if out.mode != "off":
+            problems = self.validator.for_operation(op).validate(request, match.params)
+            out.problems = [detail(p.location, p.reason) for p in problems]
+            if problems and out.mode == "enforce":
+                out.answer = error_response(
+                    self.validation.status, "validation_failed", f"request does not match {op.key}", out.problems
+                )
+                return out
+        plugin_id = self._plugins.get(id(op))
+        if plugin_id:
+            out.plugin = plugin_id
+            out.notes.append(f"plugin '{plugin_id}' answers this operation; plugins are not run in a preview")
+            return out
+        choice = self.planner.for_operation(op).respond(request.headers, peek=True)
+        if not isinstance(choice, ResponseChoice):
+            message = str(getattr(choice, "message", choice))
+            out.answer = error_response(400, "unknown_example_or_status", message, [detail("header.prefer", message)])
+            return out
+        if self.template_expand and self.tail.plugins is not None and self._calls_plugin_functions(choice):
+            out.notes.append("the answer calls plugin template functions; plugins are not run in a preview")
+            return out
+        out.answer = self._to_response(request, choice)
+        return out
+
+    def operations_info(self) -> list[dict[str, Any]]:
+        """Each operation with its validation mode, the answer it gives without ``Prefer``
+        (example, generated or empty) and the ``Prefer`` choices it documents.
+
+        An operation no request has reached yet is not prepared for this list (preparing checks
+        every example against its schema: 150 ms and 16 MB for a 290-operation spec); its answer
+        kind is then read from the document (an example that fails its schema turns out
+        ``generated`` once the operation first answers)."""
+        out = []
+        for op in self.model.operations:
+            responder = self.planner.prepared(op)
+            default = responder.default_status if responder is not None else default_status(op)
+            statuses = []
+            for status, spec in op.responses.items():
+                examples = sorted({name for media in spec.content.values() for name in media.examples})
+                media_types = list(spec.content)
+                statuses.append({"status": str(status), "description": spec.description,
+                                 "media_types": media_types, "examples": examples})
+            out.append({
+                "method": op.method,
+                "path": op.path,
+                "operation_id": op.operation_id,
+                "tags": op.tags,
+                "validation": self.mode_for(op),
+                "answer": self._answer_kind(op, _has_example(op, default, responder)),
+                "default_status": default,
+                "plugin": self._plugins.get(id(op)),
+                "responses": statuses,
+                "file": op.file,
+            })
+        return out
+
+    def _answer_kind(self, op: Operation, has_example: bool | None) -> str:
+        """plugin, empty (no body documented), example or generated."""
+        if self._plugins.get(id(op)):
+            return "plugin"
+        if has_example is None:
+            return "empty"
+        return "example" if has_example else "generated"
 
     def _to_response(self, request: Request, choice: ResponseChoice) -> Response:
         base = self._heads.get(id(choice))

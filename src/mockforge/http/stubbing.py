@@ -153,7 +153,7 @@ class StubService:
             if refused is not None:
                 return refused
         definition = stub.response
-        if self.plugins is not None and self.expand and _calls_plugin_functions(definition):
+        if self.plugins is not None and self.expand and calls_plugin_functions(definition):
             off_loop, expand = "plugins", True
         elif definition.body_file is not None:
             off_loop, expand = "thread", self.expand
@@ -185,7 +185,7 @@ class StubService:
         return [s.to_dict() for s in self.store.list()]
 
 
-def _calls_plugin_functions(definition: ResponseDefinition) -> bool:
+def calls_plugin_functions(definition: ResponseDefinition) -> bool:
     """True when rendering the stub's body or headers calls a template function (a plugin);
     O(1) for a stub without such tokens (empty ``function_heads``)."""
     body = definition.json_body if definition.json_body is not None else definition.text_body

@@ -28,7 +28,6 @@ binary files): none of them is worth a dependency.
 from __future__ import annotations
 
 import gzip
-import itertools
 import logging
 import random
 import struct
@@ -353,6 +352,24 @@ def _status_code(key: str) -> int:
     return 200
 
 
+def default_status(op: Operation) -> str | None:
+    """The status key answered without ``Prefer``: the lowest explicit 2xx, then ``2XX``, then
+    ``default``, then the lowest other status >= 200, then a range."""
+    keys = [str(k) for k in op.responses]
+    explicit = sorted((k for k in keys if k.isdigit() and 200 <= int(k) < 300), key=int)
+    if explicit:
+        return explicit[0]
+    for wanted in ("2XX", "default"):
+        hit = next((k for k in keys if k.upper() == wanted.upper()), None)
+        if hit is not None:
+            return hit
+    others = sorted((k for k in keys if k.isdigit() and int(k) >= 200), key=int)
+    if others:
+        return others[0]
+    ranges = sorted(k for k in keys if _status_code(k) >= 200 and not k.isdigit())
+    return ranges[0] if ranges else None
+
+
 class OperationResponder:
     """Answers one operation; built by ``ResponsePlanner.for_operation`` and reused for every request."""
 
@@ -369,7 +386,8 @@ class OperationResponder:
         #: (status key, media, example name) -> the value served for it (repaired or replaced
         #: when the example does not match its schema); names missing here are served as written
         self._named_values: dict[tuple[str, str, str], Any] = {}
-        self._counter = itertools.count()
+        #: Dynamic bodies served so far (the per-request part of their seed).
+        self._served = 0
         self._media_cache: dict[tuple[str, str | None], Any] = {}
         #: Accept value -> the default static answer (bounded; see ``respond``)
         self._fast: dict[str | None, ResponseChoice] = {}
@@ -394,19 +412,8 @@ class OperationResponder:
     # ---- preparation
 
     def _pick_default(self) -> str | None:
-        keys = list(self._responses)
-        explicit = sorted((k for k in keys if k.isdigit() and 200 <= int(k) < 300), key=int)
-        if explicit:
-            return explicit[0]
-        for wanted in ("2XX", "default"):
-            hit = next((k for k in keys if k.upper() == wanted.upper()), None)
-            if hit is not None:
-                return hit
-        others = sorted((k for k in keys if k.isdigit() and int(k) >= 200), key=int)
-        if others:
-            return others[0]
-        ranges = sorted(k for k in keys if _status_code(k) >= 200 and not k.isdigit())
-        return ranges[0] if ranges else None
+        return default_status(self._op)
+
 
     def _check_examples(self, status: str, media_name: str, media: MediaType) -> Any:
         """The default example of one media type (``MISSING``: generate); examples that do not
@@ -457,9 +464,24 @@ class OperationResponder:
         """Examples of non-JSON media written as text are raw bodies, not schema instances."""
         return is_json(media_name) or not isinstance(value, str)
 
+    def has_example(self, status: str) -> bool | None:
+        """Whether the default answer for ``status`` is a documented example (False: generated
+        from the schema; None: no body is documented)."""
+        spec = self._responses.get(status)
+        if spec is None or not spec.content:
+            return None
+        media_name = choose_media(spec.content, None)
+        if media_name is None:
+            return None
+        if self._default_example.get((status, media_name), MISSING) is not MISSING:
+            return True
+        return False if spec.content[media_name].schema is not None else None
+
     # ---- answering
 
-    def respond(self, headers: Headers) -> ResponseChoice | ResponseProblem:
+    def respond(self, headers: Headers, *, peek: bool = False) -> ResponseChoice | ResponseProblem:
+        """The answer for a request's headers; ``peek`` (the admin preview) leaves the dynamic
+        request counter where it was, so a preview changes nothing a later request sees."""
         # The common case first: no Prefer or mockforge header, a static answer already built
         # for this Accept value.
         if not self._planner.dynamic and "prefer" not in headers and STATUS_HEADER not in headers \
@@ -513,7 +535,9 @@ class OperationResponder:
         # a fresh body per request: the seed plus this operation's request counter (repeatable
         # for a seed and a request order); without a seed, the planner's unseeded generator
         seed = self._planner.seed
-        n = next(self._counter)
+        n = self._served
+        if not peek:
+            self._served += 1
         rng = random.Random(f"{seed}|{self._op.key}|{status_key}|{media_name}|{n}") if seed is not None \
             else self._planner.rng
         return self._build(code, status_key, spec, media_name, rng)
@@ -687,6 +711,11 @@ class ResponsePlanner:
         responder = OperationResponder(self, op)
         self._responders[id(op)] = (op, responder)
         return responder
+
+    def prepared(self, op: Operation) -> OperationResponder | None:
+        """The responder of ``op`` if a request already built it (None: not prepared yet)."""
+        hit = self._responders.get(id(op))
+        return hit[1] if hit is not None and hit[0] is op else None
 
     def _summary(self, line: str, responder: OperationResponder) -> None:
         self.examples_repaired += responder.repaired

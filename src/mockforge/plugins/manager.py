@@ -94,6 +94,8 @@ class Plugin:
             "state": self.state,
             "calls": self.calls,
             "failures": self.failures,
+            "consecutive_failures": self.consecutive_failures,
+            "limits": msgspec.to_builtins(self.manifest.capabilities),
         }
         if self.last_error:
             out["last_error"] = self.last_error
@@ -390,7 +392,8 @@ class PluginManager:
         if len(parts) == 1:
             if request.method != "GET":
                 return error_response(405, "method_not_allowed", "use GET", headers=[("allow", "GET")])
-            return json_response({"plugins": self.list()})
+            return json_response({"plugins": self.list(),
+                                  "max_failures": self.runtime.config.plugins.max_failures})
         if len(parts) == 3 and parts[2] == "reload":
             if request.method != "POST":
                 return error_response(405, "method_not_allowed", "use POST", headers=[("allow", "POST")])

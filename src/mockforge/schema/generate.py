@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -79,6 +81,17 @@ class DataGenerator:
         self._why: list[str] = []
 
     # ---- lookups and validation (shared with the response checks)
+
+
+    @contextmanager
+    def kept_sequence(self) -> Iterator[None]:
+        """Generate inside without moving the seeded sequence: what is generated after the block
+        is what it would have been without it (the answer preview uses this)."""
+        state = self._rng.getstate()
+        try:
+            yield
+        finally:
+            self._rng.setstate(state)
 
     def resolve(self, schema: Any) -> Any:
         """Follow ``$ref`` until a schema without one (siblings of a ``$ref`` are dropped)."""

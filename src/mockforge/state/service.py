@@ -168,6 +168,48 @@ class StateService:
         done = response
         return await self.tail.finish(request, lambda: done, operation_id=op.operation_id, tags=op.tags)
 
+    def preview(self, request: Request) -> tuple[str, str, Response | None] | None:
+        """What ``answer`` would do, changing nothing: ``(resource, action, answer)`` where
+        ``action`` is read, list, create, replace, update, delete or not_found and ``answer`` is
+        the response for reads and refusals (None for a write: it is not applied in a preview);
+        None when the state step would not answer (``POST /__mockforge/preview``). Values filled
+        in for missing required fields do not move the seeded generator."""
+        with self.shapes.gen.kept_sequence():
+            return self._preview(request)
+
+    def _preview(self, request: Request) -> tuple[str, str, Response | None] | None:
+        match = self.routes.match(request.method, _target(request))
+        if not isinstance(match, Matched):
+            return None
+        hit = self._ops.get(id(match.operation))
+        if hit is None:
+            return None
+        res, role = hit
+        op = match.operation
+        params = match.params
+        ns = request.headers.get(self.header) or DEFAULT_NS
+        method = request.method
+        if self.strict and res.parents and self._parent_missing(ns, res, params):
+            return res.name, "not_found", self._not_found(op, res, "parent")
+        bucket = self.bucket(res, params)
+        if role == "collection":
+            if method == "GET":
+                return res.name, "list", self._list(request, op, res, ns, bucket)
+            return (res.name, "create", None) if method == "POST" else None
+        key = params.get(res.item_param, "")
+        old = self.store.get(ns, bucket, key)
+        if old is None and not (method == "PUT" and "201" in op.responses):
+            return (res.name, "not_found", self._not_found(op, res, key)) if self.strict else None
+        if method in ("GET", "HEAD"):
+            return res.name, "read", self._doc_answer(op, old, "")
+        action = {"DELETE": "delete", "PUT": "replace", "PATCH": "update"}.get(method)
+        return (res.name, action, None) if action else None
+
+    def resource_of(self, op: Operation) -> str | None:
+        """The inferred resource an operation reads or writes (None: the spec answers it)."""
+        hit = self._ops.get(id(op))
+        return hit[0].name if hit is not None else None
+
     def _decide(
         self, request: Request, op: Operation, res: Resource, role: str, ns: str, params: dict[str, str]
     ) -> Response | None:

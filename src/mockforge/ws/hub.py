@@ -270,7 +270,8 @@ class WebSocketHub:
             wanted = request.query.get("path")
             path = wanted[0] if wanted else None
             conns = self.connections(path)
-            return json_response({"connections": conns, "count": len(conns)})
+            routes = [{"path": r.path, "mode": r.mode} for r in self._routes.values()]
+            return json_response({"connections": conns, "count": len(conns), "routes": routes})
         return None
 
     async def _admin_send(self, request: Request) -> Response:
