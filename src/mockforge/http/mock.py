@@ -101,7 +101,7 @@ class SpecAnswerer:
 
     def validate_route(self, request: Request) -> Response | None:
         """Validate a request answered by a stub with ``validate: true`` against its spec route."""
-        match = self.routes.match(request.method, _target(request))
+        match = self.routes.match(request.method, _target(request), request.headers)
         if not isinstance(match, Matched):
             return None
         if request.route is None:
@@ -109,7 +109,7 @@ class SpecAnswerer:
         return self.validate(request, match.operation, match.params)
 
     async def answer(self, request: Request) -> Response:
-        match = self.routes.match(request.method, _target(request))
+        match = self.routes.match(request.method, _target(request), request.headers)
         if isinstance(match, MethodNotAllowed):
             allow = ", ".join(match.allow)
             request.route = match.template

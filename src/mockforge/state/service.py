@@ -145,7 +145,7 @@ class StateService:
     # ---- the step
 
     async def answer(self, request: Request) -> Response | None:
-        match = self.routes.match(request.method, _target(request))
+        match = self.routes.match(request.method, _target(request), request.headers)
         if not isinstance(match, Matched):
             return None
         hit = self._ops.get(id(match.operation))
