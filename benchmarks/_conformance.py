@@ -314,10 +314,21 @@ class RequestGenerator:
 
     # -- the request
 
-    def build(self, op: Operation) -> BuiltRequest:
-        rng = random.Random(f"{self.seed}:{op.key}")
+    def build(self, op: Operation, variant: str = "") -> BuiltRequest:
+        """The request for ``op``: required parameters only (``variant`` ""), every optional
+        parameter too (``"full"``), or required parameters and no optional body (``"bare"``)."""
+        rng = random.Random(f"{self.seed}:{op.key}" + (f":{variant}" if variant else ""))
         params = {(p.location, p.name): p for p in op.parameters}
-        path, _, fixed_query = op.path.partition("?")  # "/rest?method=x" templates exist
+        key, _, fragment = op.path.partition("#")  # "/#X-Amz-Target=S.Op", "/t/{id}#kind"
+        path, _, fixed_query = key.partition("?")  # "/rest?method=x" templates exist
+        told_apart: dict[str, str] = {}  # "#Name=Value": a header the operation is told apart by
+        keys: list[str] = []  # "#name": a query key that must be present
+        for part in fragment.split("&") if fragment else ():
+            name, sep, value = part.partition("=")
+            if sep:
+                told_apart[name.lower()] = value
+            elif name:
+                keys.append(name)
         for name in _TEMPLATE.findall(op.path):
             p = params.get(("path", name))
             if p is None:  # undocumented template variable (happens in real documents)
@@ -326,12 +337,18 @@ class RequestGenerator:
                 text = self.path_value(p, self._param_value(p, rng))
             path = path.replace("{" + name + "}", text, 1)
         query: list[str] = [fixed_query] if fixed_query else []
+        query += [_enc(k) for k in keys if not any(p.name == k for p in op.parameters if p.location == "query")]
         headers: dict[str, str] = {}
         cookies: list[str] = []
         for p in op.parameters:
-            if not p.required or p.location == "path":
+            if (not p.required and variant != "full") or p.location == "path":
                 continue
             if p.location == "header" and p.name.lower() in IGNORED_HEADERS:
+                continue
+            if p.location == "header" and p.name.lower() in told_apart:
+                continue
+            if p.location == "query" and p.name in keys:
+                query.append(f"{_enc(p.name)}={_enc(self._param_value(p, rng))}")
                 continue
             value = self._param_value(p, rng)
             if p.location == "query":
@@ -342,8 +359,13 @@ class RequestGenerator:
                 cookies.append(f"{p.name}={self.cookie_value(p, value)}")
         if cookies:
             headers["Cookie"] = "; ".join(cookies)
+        for name, value in told_apart.items():
+            headers[name] = value
         req = BuiltRequest(op.method, path, "&".join(query), headers)
-        if op.request_body is not None and op.request_body.content:
+        body = op.request_body
+        if variant == "bare" and body is not None and not body.required:
+            return req
+        if body is not None and body.content:
             media_name, media = next(iter(op.request_body.content.items()))
             self._body(req, media_name, media, rng)
         return req
@@ -606,10 +628,37 @@ def _send(client: httpx.Client, base: str, prefix: str, req: BuiltRequest) -> ht
                           files=req.files)
 
 
+#: The requests ``--strict`` adds per operation, and how a failure of each is labelled.
+STRICT_VARIANTS = (("full", "[every optional parameter sent] "), ("bare", "[optional body left out] "))
+
+
+def _varies(op: Operation, variant: str) -> bool:
+    """Whether ``variant`` builds another request than the default one for ``op``."""
+    if variant == "full":
+        return any(not p.required and p.location != "path" for p in op.parameters)
+    body = op.request_body
+    return variant == "bare" and body is not None and bool(body.content) and not body.required
+
+
 def check_operation(client: httpx.Client, base: str, op: Operation, rg: RequestGenerator,
-                    checker: Checker) -> str | None:
+                    checker: Checker, strict: bool = False) -> str | None:
+    """Why ``op`` does not conform, or None. ``strict``: the request with every optional
+    parameter and the one without an optional body must conform too."""
+    reason = _check_variant(client, base, op, rg, checker, "")
+    if reason is not None or not strict:
+        return reason
+    for variant, label in STRICT_VARIANTS:
+        if _varies(op, variant):
+            reason = _check_variant(client, base, op, rg, checker, variant)
+            if reason is not None:
+                return label + reason
+    return None
+
+
+def _check_variant(client: httpx.Client, base: str, op: Operation, rg: RequestGenerator,
+                   checker: Checker, variant: str) -> str | None:
     try:
-        req = rg.build(op)
+        req = rg.build(op, variant)
     except ClientError as exc:
         return f"request generator: {exc}"
     prefixes = [b for b in op.base_paths if b][:1]
@@ -632,14 +681,14 @@ def check_operation(client: httpx.Client, base: str, op: Operation, rg: RequestG
 
 
 def run_model(model: ApiModel, base: str, seed: int = 1, ops: Iterable[Operation] | None = None,
-              doc: str = "") -> list[OpResult]:
+              doc: str = "", strict: bool = False) -> list[OpResult]:
     rg = RequestGenerator(model, seed)
     checker = Checker(model)
     out: list[OpResult] = []
     with httpx.Client(timeout=15.0) as client:
         for op in ops if ops is not None else model.operations:
             try:
-                reason = check_operation(client, base, op, rg, checker)
+                reason = check_operation(client, base, op, rg, checker, strict)
             except Exception as exc:  # the harness itself must not hide the other operations
                 reason = f"harness error {type(exc).__name__}: {exc}"
             unsat = UNSATISFIABLE.get((doc, op.key))
@@ -656,7 +705,7 @@ def run_model(model: ApiModel, base: str, seed: int = 1, ops: Iterable[Operation
     return out
 
 
-def run_document(path: Path, seed: int = 1, root: Path = CORPUS) -> DocResult:
+def run_document(path: Path, seed: int = 1, root: Path = CORPUS, strict: bool = False) -> DocResult:
     """Serve ``path`` in-process on a free port and check every operation."""
     from mockforge.testing.server import MockServer
 
@@ -670,7 +719,7 @@ def run_document(path: Path, seed: int = 1, root: Path = CORPUS) -> DocResult:
         result.error = f"{type(exc).__name__}: {exc}"
         return result
     try:
-        result.results = run_model(model, server.url, seed, doc=result.doc)
+        result.results = run_model(model, server.url, seed, doc=result.doc, strict=strict)
     finally:
         server.stop()
     result.seconds = time.perf_counter() - started

@@ -81,9 +81,14 @@ class PluginHost(Protocol):
 
 
 class NearMisses(Protocol):
-    """What the 404 asks the stub service: the closest stubs, as error details."""
+    """What the 404 asks the stub service: the closest stubs, as error details; and what the spec
+    step tells it: a request it answered, whose almost-matching stubs are reported too."""
 
     async def near_miss_details(self, request: Request) -> list[dict[str, Any]]: ...
+
+    def stub_count(self) -> int: ...
+
+    async def note_answered(self, request: Request, answered_by: str) -> None: ...
 
 
 class RouteValidator(Protocol):

@@ -89,6 +89,10 @@ _NEAR_MISS_SCAN_ALL = 500
 #: Cost (candidates x characters compared) above which near-miss scoring leaves the event loop:
 #: about 1 ms of difflib on the dev box. Decided from the request's size, never by timing.
 NEAR_MISS_OFFLOOP_COST = 8192
+#: The largest distance of a stub a request "almost matched" when another step answered it (a
+#: different method on the same path is about 0.23, one query parameter or header off about
+#: 0.07, a wholly different path over 0.6): only those are reported for answered requests.
+ANSWERED_NEAR_MISS = 0.3
 
 
 # --------------------------------------------------------------------------- the store
@@ -121,6 +125,8 @@ class StubStore(Protocol):
     def near_misses(self, request: Request | MatchSubject, limit: int = 3) -> builtins.list[NearMiss]: ...
 
     def report_miss(self, request: Request, limit: int = 3) -> builtins.list[NearMiss]: ...
+
+    def report_answered(self, request: Request, answered_by: str, limit: int = 3) -> builtins.list[NearMiss]: ...
 
     def unmatched(self) -> builtins.list[dict[str, Any]]: ...
 
@@ -457,7 +463,27 @@ class InMemoryStubStore:
         with self._lock:
             self._unmatched.append(summary)
             if misses:
-                self._near_log.append({"request": summary, "near_misses": [m.to_dict() for m in misses]})
+                self._near_log.append(
+                    {"request": summary, "near_misses": [m.to_dict() for m in misses], "answered_by": None}
+                )
+        return misses
+
+    def report_answered(self, request: Request, answered_by: str, limit: int = 3) -> builtins.list[NearMiss]:
+        """Record the stubs ``request`` almost matched (distance at most ``ANSWERED_NEAR_MISS``)
+        although something else answered it (``answered_by``: ``"spec"``), for
+        ``GET /__mockforge/near-misses``; not an unmatched request, since it was answered."""
+        misses = [m for m in self.near_misses(request, limit) if m.distance <= ANSWERED_NEAR_MISS]
+        if misses:
+            summary = {
+                "timestamp": now_rfc3339(),
+                "protocol": request.protocol,
+                "method": request.method,
+                "path": request.path,
+                "query": request.query,
+            }
+            entry = {"request": summary, "near_misses": [m.to_dict() for m in misses], "answered_by": answered_by}
+            with self._lock:
+                self._near_log.append(entry)
         return misses
 
     def unmatched(self) -> builtins.list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mockforge.core.model import Request, Response
 from mockforge.core.pipeline import AnswerTail, NotFound
 from mockforge.core.responses import detail, error_response
+from mockforge.openapi.error_answers import ErrorAnswers, problems_header, refusal_statuses
 from mockforge.openapi.model import ApiModel, Operation
 from mockforge.openapi.responses import ResponseChoice, ResponsePlanner
 from mockforge.openapi.routes import Matched, MethodNotAllowed, RouteTable
@@ -50,6 +51,7 @@ class SpecAnswerer:
         self.routes = RouteTable(model.operations)
         self.planner = ResponsePlanner(model, seed=cfg.core.seed, dynamic=cfg.http.dynamic_data)
         self.validator = RequestValidator(model.defs)
+        self.errors = ErrorAnswers(self.planner)
         self.validation = cfg.http.validation
         self.template_expand = cfg.http.response_template_expand
         self._templates: dict[bytes, Template] = {}
@@ -96,8 +98,25 @@ class SpecAnswerer:
                 "; ".join(f"{p.location}: {p.reason}" for p in problems),
             )
             return None
-        status = self.validation.status
-        return error_response(status, "validation_failed", f"request does not match {op.key}", details)
+        return self.refusal(request, op, details)
+
+    def refusal(self, request: Request, op: Operation, details: list[dict[str, str]]) -> Response:
+        """The answer refusing an invalid request: the error the operation documents (its body
+        from its schema, with the summary in its text fields), else our own error shape; both
+        carry every problem in ``X-Mockforge-Problems`` and the log entry."""
+        statuses = refusal_statuses(self.validation.status, details)
+        first = details[0]
+        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+        summary = f"request does not match {op.key}: {first['location']}: {first['reason']}{more}"
+        documented = self.errors.answer(op, statuses, summary, details, request.headers.get("accept"))
+        if documented is not None:
+            return documented
+        resp = error_response(
+            self.validation.status, "validation_failed", f"request does not match {op.key}", details,
+            [problems_header(details)],
+        )
+        resp.problems = details
+        return resp
 
     def validate_route(self, request: Request) -> Response | None:
         """Validate a request answered by a stub with ``validate: true`` against its spec route."""
@@ -122,6 +141,10 @@ class SpecAnswerer:
         op = match.operation
         request.route = match.template
         request.path_params = match.params
+        near = self.not_found.near_misses
+        if near is not None and near.stub_count():
+            # a stub it almost matched shows in /__mockforge/near-misses, flagged as answered
+            await near.note_answered(request, "spec")
         refused = self.validate(request, op, match.params)
         if refused is not None:
             return refused

@@ -181,6 +181,19 @@ class StubService:
         store.near_misses_off_loop += 1
         return near_miss_details(await asyncio.to_thread(store.report_miss, request))
 
+    def stub_count(self) -> int:
+        return len(self.store)
+
+    async def note_answered(self, request: Request, answered_by: str) -> None:
+        """Record the stubs a request answered by ``answered_by`` (the spec) almost matched;
+        scored like a 404's near misses (off the loop when the estimate is large)."""
+        store = self.store
+        if store.near_miss_cost(request) <= NEAR_MISS_OFFLOOP_COST:
+            store.report_answered(request, answered_by)
+            return
+        store.near_misses_off_loop += 1
+        await asyncio.to_thread(store.report_answered, request, answered_by)
+
     def routes_info(self) -> list[dict[str, Any]]:
         return [s.to_dict() for s in self.store.list()]
 
