@@ -255,3 +255,59 @@ def test_nullable_and_3_1_null_types(serve: Any) -> None:
     assert refused(httpx.post(url30 + "/n", json={"nick": 5}))
     assert refused(httpx.post(url31 + "/n", json={"age": -1}))
     assert refused(httpx.post(url31 + "/n?limit=abc", json={}))
+
+
+# ---- item 1: operations told apart by a header or query value written into the path key ------
+
+
+def _aws_op(name: str, prop: str) -> dict[str, Any]:
+    target = f"Svc_20150623.{name}"
+    return {"post": {
+        "operationId": name,
+        "parameters": [{"name": "X-Amz-Target", "in": "header", "required": True,
+                        "schema": {"type": "string", "enum": [target]}}],
+        "requestBody": {"required": True, "content": {"application/x-amz-json-1.1": {"schema": {
+            "type": "object", "required": [prop], "properties": {prop: {"type": "string"}}}}}},
+        "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["op"], "properties": {"op": {"type": "string", "enum": [name]}}}}}},
+            "400": {"description": "bad", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"message": {"type": "string"}}}}}}},
+    }}
+
+
+def test_aws_style_operations_on_one_path_are_told_apart_over_http(serve: Any) -> None:
+    url = serve(doc({
+        "/#X-Amz-Target=Svc_20150623.CreateThing": _aws_op("CreateThing", "Name"),
+        "/#X-Amz-Target=Svc_20150623.DeleteThing": _aws_op("DeleteThing", "Id"),
+        "/things/{id}#resourceType": {"get": {"parameters": [
+            {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "resourceType", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["typed"],
+                "properties": {"typed": {"type": "boolean", "enum": [True]}}}}}}}}},
+        "/things/{id}": {"get": {"parameters": [
+            {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["plain"],
+                "properties": {"plain": {"type": "boolean", "enum": [True]}}}}}}}}},
+        "/?Action=Describe": {"get": {"responses": {"200": {"description": "ok", "content": {"text/plain": {
+            "schema": {"type": "string", "enum": ["described"]}}}}}}},
+    }))
+    ct = {"content-type": "application/x-amz-json-1.1"}
+    r = httpx.post(url + "/", headers={**ct, "X-Amz-Target": "Svc_20150623.CreateThing"}, content=b'{"Name": "a"}')
+    assert r.status_code == 200 and r.json() == {"op": "CreateThing"}
+    r = httpx.post(url + "/", headers={**ct, "X-Amz-Target": "Svc_20150623.DeleteThing"}, content=b'{"Id": "7"}')
+    assert r.status_code == 200 and r.json() == {"op": "DeleteThing"}
+    # the body is validated against the operation the header chose (DeleteThing needs Id)
+    r = httpx.post(url + "/", headers={**ct, "X-Amz-Target": "Svc_20150623.DeleteThing"}, content=b'{"Name": "a"}')
+    assert r.status_code == 400 and "DeleteThing" in r.json()["message"]
+    # an unknown target: 404 naming the operations at that path
+    r = httpx.post(url + "/", headers={**ct, "X-Amz-Target": "Svc_20150623.CreateThin"}, content=b"{}")
+    assert r.status_code == 404
+    reasons = [d["reason"] for d in r.json()["error"]["details"]]
+    assert reasons[0] == "closest route: POST /#X-Amz-Target=Svc_20150623.CreateThing"
+    assert httpx.get(url + "/things/7?resourceType=bucket").json() == {"typed": True}
+    assert httpx.get(url + "/things/7").json() == {"plain": True}
+    assert httpx.get(url + "/?Action=Describe").text == "described"
+    entries = httpx.get(url + "/__mockforge/logs").json()["entries"]
+    assert "/#X-Amz-Target=Svc_20150623.DeleteThing" in {e["route"] for e in entries}

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import re
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any
@@ -78,8 +79,16 @@ class _ParamCheck:
         self.schema = LazySchema(schema, defs.closure(schema)) if schema is not None else None
 
 
+#: JSON subtypes beyond ``json`` and ``*+json``: AWS's ``x-amz-json-1.1``, ``vnd.x-json``
+#: (a ``json`` after a separator, optionally versioned; ``x-ndjson`` is not one JSON value).
+_JSON_SUBTYPE = re.compile(r"(?:[\w.+-]*[-.+])?json(?:-[\d.]+)?")
+
+
 def _is_json(media: str) -> bool:
-    return media == "application/json" or media.endswith("+json") or media == "text/json"
+    if media == "application/json" or media.endswith("+json") or media == "text/json":
+        return True
+    major, _, minor = media.partition("/")
+    return major == "application" and "json" in minor and _JSON_SUBTYPE.fullmatch(minor) is not None
 
 
 @dataclass(slots=True)
