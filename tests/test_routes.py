@@ -267,3 +267,16 @@ def test_template_with_a_fixed_query_routes_on_it() -> None:
     only_fixed = table("GET /rest?method=a")
     result = only_fixed.match("GET", "/rest")
     assert isinstance(result, NotFound) and result.closest == ["GET /rest?method=a"]
+
+
+def test_hostile_discriminator_headers_stay_bounded() -> None:
+    ops = [f"POST /#X-Amz-Target=Svc.Op{i}" for i in range(300)]
+    routes = table(*ops)
+    huge = Headers([("X-Amz-Target", "Svc.Op" + "9" * 100_000)] * 50)
+    miss = routes.match("POST", "/", huge)
+    assert isinstance(miss, NotFound) and len(miss.closest) == 3
+    assert routes.last_visits == 1  # one node; the ranking compares at most the expected value's length
+    # a route with a condition never answers a memoised lookup made without it
+    assert matched(routes.match("POST", "/", Headers([("X-Amz-Target", "Svc.Op7")]))).template.endswith("Op7")
+    assert isinstance(routes.match("POST", "/"), NotFound)
+    assert matched(routes.match("POST", "/", Headers([("X-Amz-Target", "Svc.Op8")]))).template.endswith("Op8")

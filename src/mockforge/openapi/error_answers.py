@@ -152,7 +152,7 @@ class ErrorAnswers:
         if not isinstance(value, dict):
             return body
         schema = media.schema
-        if self.gen.first_error(schema, value) is not None:
+        if not self.gen.is_valid(schema, value):
             return body  # an example served as written: leave it alone
         filled = 0
         for holder, name in self._text_slots(value, schema):
@@ -160,7 +160,7 @@ class ErrorAnswers:
                 break
             old = holder.get(name, _ABSENT)
             holder[name] = summary
-            if self.gen.first_error(schema, value) is None:
+            if self.gen.is_valid(schema, value):
                 filled += 1
                 continue
             if old is _ABSENT:  # the schema refuses the summary here (enum, pattern, length)
