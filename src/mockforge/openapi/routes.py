@@ -208,8 +208,8 @@ class RouteTable:
         self._operations = list(operations)
         #: Trie nodes entered by the last ``match`` (a debug figure: bounded by the segments).
         self.last_visits = 0
-        #: Some route is told apart by a header (``#Name=Value``): such answers are not memoised.
-        self._header_routes = False
+        #: The last ``match`` tried a route told apart by a header (``#Name=Value``): its answer
+        #: depends on more than the memo's key, so it is not memoised.
         self._header_seen = False
         # prefixed forms first: a request carrying the base path means the prefixed route
         for op in self._operations:
@@ -256,8 +256,6 @@ class RouteTable:
             node.routes = {}
         plain = not (fixed_query or header or keys)
         route = _Route(op, tuple(names), fixed_query, header, keys, plain)
-        if header:
-            self._header_routes = True
         same = node.routes.setdefault(op.method, [])
         if all(known.conditions != route.conditions for known in same):  # else the first one wins
             same.append(route)
