@@ -27,7 +27,7 @@ for it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from typing import Any, Generic, Protocol, TypeVar
 
 from mockforge.core.faults import FaultPolicy, FaultSpec, apply_fault
@@ -86,7 +86,10 @@ class NearMisses(Protocol):
 
     async def near_miss_details(self, request: Request) -> list[dict[str, Any]]: ...
 
-    def stub_count(self) -> int: ...
+    @property
+    def loaded(self) -> Sized:
+        """The stubs loaded, as a live collection (read once; its truth is checked per request)."""
+        ...
 
     async def note_answered(self, request: Request, answered_by: str) -> None: ...
 

@@ -31,7 +31,7 @@ import builtins
 import itertools
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, KeysView
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -308,6 +308,11 @@ class InMemoryStubStore:
 
     def __len__(self) -> int:
         return len(self._stubs)
+
+    def ids(self) -> KeysView[str]:
+        """The ids of the stubs loaded: a live view (its truth is a C-level check, cheap enough
+        to ask on every request: ``SpecAnswerer`` does, to skip near-miss work while none is)."""
+        return self._stubs.keys()
 
     def remove_api_stubs(self) -> int:
         """Drop the stubs added through the API; file and config stubs stay."""

@@ -6,6 +6,7 @@ plugin or the build, the fault and the latency. Everything per operation is prep
 from __future__ import annotations
 
 import logging
+from collections.abc import Sized
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,9 @@ class SpecAnswerer:
         self.runtime = runtime
         self.tail = tail
         self.not_found = not_found
+        self._near = not_found.near_misses
+        #: The stubs loaded, live: while empty, a request the spec answers costs no near-miss work.
+        self._stubs_loaded: Sized = self._near.loaded if self._near is not None else ()
         self.model = model
         self.routes = RouteTable(model.operations)
         self.planner = ResponsePlanner(model, seed=cfg.core.seed, dynamic=cfg.http.dynamic_data)
@@ -141,10 +145,9 @@ class SpecAnswerer:
         op = match.operation
         request.route = match.template
         request.path_params = match.params
-        near = self.not_found.near_misses
-        if near is not None and near.stub_count():
+        if self._stubs_loaded:
             # a stub it almost matched shows in /__mockforge/near-misses, flagged as answered
-            await near.note_answered(request, "spec")
+            await self._near.note_answered(request, "spec")  # type: ignore[union-attr]
         refused = self.validate(request, op, match.params)
         if refused is not None:
             return refused

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sized
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -181,8 +182,10 @@ class StubService:
         store.near_misses_off_loop += 1
         return near_miss_details(await asyncio.to_thread(store.report_miss, request))
 
-    def stub_count(self) -> int:
-        return len(self.store)
+    @property
+    def loaded(self) -> Sized:
+        """The stubs loaded, live (empty: no near-miss work for requests the spec answers)."""
+        return self.store.ids()
 
     async def note_answered(self, request: Request, answered_by: str) -> None:
         """Record the stubs a request answered by ``answered_by`` (the spec) almost matched;
