@@ -311,3 +311,42 @@ def test_aws_style_operations_on_one_path_are_told_apart_over_http(serve: Any) -
     assert httpx.get(url + "/?Action=Describe").text == "described"
     entries = httpx.get(url + "/__mockforge/logs").json()["entries"]
     assert "/#X-Amz-Target=Svc_20150623.DeleteThing" in {e["route"] for e in entries}
+
+
+def test_overlapping_one_of_branches_with_a_discriminator_are_not_refused(serve: Any) -> None:
+    # Cat and Dog only add optional properties to Pet: every pet matches both branches, which a
+    # plain JSON Schema oneOf refuses; the discriminator says which branch a body must match
+    schemas = {
+        "Pet": {"type": "object", "required": ["petType"],
+                "properties": {"petType": {"type": "string"}, "name": {"type": "string"}}},
+        "Cat": {"allOf": [{"$ref": "#/components/schemas/Pet"},
+                          {"type": "object", "properties": {"lives": {"type": "integer"}}}]},
+        "Dog": {"allOf": [{"$ref": "#/components/schemas/Pet"},
+                          {"type": "object", "properties": {"bark": {"type": "boolean"}}}]},
+    }
+    refs = [{"$ref": "#/components/schemas/Cat"}, {"$ref": "#/components/schemas/Dog"}]
+    implicit = {"oneOf": refs, "discriminator": {"propertyName": "petType"}}
+    mapped = {"oneOf": refs, "discriminator": {"propertyName": "petType",
+                                                "mapping": {"cat": "#/components/schemas/Cat", "dog": "Dog"}}}
+    plain = {"oneOf": [{"type": "object", "properties": {"a": {"type": "string"}}},
+                       {"type": "object", "properties": {"b": {"type": "integer"}}}]}
+    q = [{"name": "f", "in": "query", "content": {"application/json": {"schema": implicit}}}]
+
+    def post(schema: dict[str, Any]) -> dict[str, Any]:
+        return {"post": {"requestBody": {"content": {"application/json": {"schema": schema}}}, "responses": OK}}
+
+    url = serve(doc({"/implicit": post(implicit), "/mapped": post(mapped), "/plain": post(plain),
+                     "/param": {"get": {"parameters": q, "responses": OK}}}, schemas=schemas))
+    assert_served(httpx.post(url + "/implicit", json={"petType": "Cat", "lives": 3}))
+    assert_served(httpx.post(url + "/implicit", json={"petType": "Dog", "bark": True, "name": "Rex"}))
+    assert_served(httpx.post(url + "/mapped", json={"petType": "cat", "lives": 3}))
+    assert_served(httpx.post(url + "/mapped", json={"petType": "dog"}))
+    assert_served(httpx.post(url + "/plain", json={"a": "x", "b": 1}))  # matches both: accepted
+    assert_served(httpx.get(url + '/param?f={"petType":"Cat","lives":1}'))
+    # the branch the discriminator names must still validate
+    r = httpx.post(url + "/implicit", json={"petType": "Cat", "lives": "nine"})
+    assert refused(r) and r.json()["error"]["details"][0]["location"] == "body.lives"
+    assert refused(httpx.post(url + "/mapped", json={"petType": "dog", "bark": "loud"}))
+    assert refused(httpx.post(url + "/implicit", json={"lives": 3}))  # petType is required by both
+    assert refused(httpx.post(url + "/plain", json={"a": 1, "b": "x"}))  # matches neither
+    assert refused(httpx.get(url + '/param?f={"petType":"Cat","lives":"x"}'))

@@ -12,7 +12,9 @@ its parameters plus one ``is_valid`` call per value (the error walk only runs fo
 
 Parameter strings are deserialised by ``style``/``explode`` (OpenAPI 3 "Style Values",
 ``openapi/styles.py``), then coerced to the schema's types (``schema/coerce.py``), then validated
-(``schema/validate.py``), so ``?limit=5`` is the integer 5 for the schema. Path parameter values
+(``schema/validate.py``), so ``?limit=5`` is the integer 5 for the schema. Schemas are read as
+their authors meant them (``openapi/lenient.py``: ``oneOf`` as ``anyOf``, the discriminator
+picks the branch), so overlapping branches do not refuse valid requests. Path parameter values
 are taken as given by the router (already percent-decoded). This module keeps what is specific to
 a request: the per-operation tables, headers and cookies, and body decoding (JSON, urlencoded
 forms, multipart).
@@ -36,6 +38,7 @@ import msgspec
 
 from mockforge.core.limits import decode_request_json
 from mockforge.core.model import Request
+from mockforge.openapi.lenient import lenient
 from mockforge.openapi.model import MediaType, Operation, Parameter, Schema
 from mockforge.openapi.styles import MISSING, from_form, label, matrix, request_cookies, simple
 from mockforge.schema.coerce import ANY, CoerceError, Shape, coerce, scalar, shape_of
@@ -65,7 +68,7 @@ class _ParamCheck:
         "style",
     )
 
-    def __init__(self, param: Parameter, defs: Defs) -> None:
+    def __init__(self, param: Parameter, defs: Defs, owner: RequestValidator) -> None:
         self.param = param
         self.name = param.name.lower() if param.location == "header" else param.name
         self.location = f"{param.location}.{self.name}"
@@ -76,7 +79,11 @@ class _ParamCheck:
         self.content_json = ct is not None and _is_json(ct.split(";", 1)[0].strip().lower())
         schema = param.schema
         self.shape = shape_of(schema, defs) if schema is not None else ANY
-        self.schema = LazySchema(schema, defs.closure(schema)) if schema is not None else None
+        if schema is None:
+            self.schema = None
+        else:
+            needed = {n: owner._request_def(n) for n in defs.closure(schema)}
+            self.schema = LazySchema(lenient(schema), needed)
 
 
 #: JSON subtypes beyond ``json`` and ``*+json``: AWS's ``x-amz-json-1.1``, ``vnd.x-json``
@@ -106,7 +113,7 @@ class OperationValidator:
     def __init__(self, op: Operation, owner: RequestValidator) -> None:
         defs = owner._defs
         self.operation = op
-        params = [_ParamCheck(p, defs) for p in op.parameters]
+        params = [_ParamCheck(p, defs, owner) for p in op.parameters]
         self._path = [p for p in params if p.param.location == "path"]
         self._query = [p for p in params if p.param.location == "query"]
         # OpenAPI: header parameters named Accept, Content-Type or Authorization are ignored
@@ -439,7 +446,7 @@ class RequestValidator:
         schema = media.schema
         lazy = None
         if schema is not None:
-            stripped = strip_read_only(schema, self._defs)
+            stripped = lenient(strip_read_only(schema, self._defs))
             needed = {n: self._request_def(n) for n in self._defs.closure(schema)}
             lazy = LazySchema(stripped, needed)
         shape = shape_of(schema, self._defs) if schema is not None else Shape(("object",), props={})
@@ -448,5 +455,5 @@ class RequestValidator:
     def _request_def(self, name: str) -> Schema:
         found = self._request_defs.get(name)
         if found is None:
-            found = self._request_defs[name] = strip_read_only(self._defs.defs[name], self._defs)
+            found = self._request_defs[name] = lenient(strip_read_only(self._defs.defs[name], self._defs))
         return found
