@@ -350,3 +350,34 @@ def test_overlapping_one_of_branches_with_a_discriminator_are_not_refused(serve:
     assert refused(httpx.post(url + "/implicit", json={"lives": 3}))  # petType is required by both
     assert refused(httpx.post(url + "/plain", json={"a": 1, "b": "x"}))  # matches neither
     assert refused(httpx.get(url + '/param?f={"petType":"Cat","lives":"x"}'))
+
+
+def test_closed_all_of_members_and_loose_scalars(serve: Any) -> None:
+    schemas = {
+        "Base": {"type": "object", "additionalProperties": False, "required": ["id"],
+                 "properties": {"id": {"type": "integer", "readOnly": True}, "name": {"type": "string"}}},
+        "Ext": {"allOf": [{"$ref": "#/components/schemas/Base"},
+                          {"type": "object", "properties": {"x": {"type": "string"}}}]},
+    }
+    params = [{"name": "flag", "in": "query", "schema": {"type": "boolean"}},
+              {"name": "n", "in": "query", "schema": {"type": "integer"}}]
+    url = serve(doc({
+        "/ext": {"post": {"requestBody": {"content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Ext"}}}}, "responses": OK}},
+        "/base": {"post": {"requestBody": {"content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Base"}}}}, "responses": OK}},
+        "/q": {"get": {"parameters": params, "responses": OK}},
+    }, schemas=schemas))
+    # Base is closed, yet Ext adds x: the author means "Base's and x, nothing else"; the
+    # readOnly id is still not required in a request
+    assert_served(httpx.post(url + "/ext", json={"name": "a", "x": "b"}))
+    assert refused(httpx.post(url + "/ext", json={"name": "a", "x": "b", "other": 1}))
+    assert refused(httpx.post(url + "/ext", json={"x": 5}))
+    assert_served(httpx.post(url + "/base", json={"name": "a"}))
+    assert refused(httpx.post(url + "/base", json={"name": "a", "x": "b"}))  # closed on its own
+    for flag in ("true", "True", "FALSE", "1", "0"):
+        assert_served(httpx.get(url + "/q", params={"flag": flag}))
+    for n in ("5", "5.0", " 7 "):
+        assert_served(httpx.get(url + "/q", params={"n": n}))
+    assert refused(httpx.get(url + "/q", params={"flag": "maybe"}))
+    assert refused(httpx.get(url + "/q", params={"n": "5.5"}))

@@ -8,6 +8,10 @@ matches both and a plain validator refuses every request (a false 400). For requ
 
 * ``oneOf`` becomes ``anyOf``: at least one branch must match (a request matching two branches
   is accepted; when in doubt, accept);
+* ``allOf`` members with ``additionalProperties: false`` (``Ext: allOf [Base, {x}]`` with a
+  closed ``Base``) refuse every property the other members add; the member is opened (a
+  ``$ref`` one inlined as a copy) and ``unevaluatedProperties: false`` closes the whole
+  ``allOf`` instead, which is what the author meant;
 * with a ``discriminator``, the branch its property names must match: for each ``$ref`` branch,
   ``if {propertyName in [names]} then <branch>``, the names being the ``mapping`` keys pointing
   to that branch, else the branch's schema name (OpenAPI's implicit mapping). An unknown value
@@ -26,21 +30,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from mockforge.schema.defs import Defs
+from mockforge.schema.validate import strip_read_only
+
 __all__ = ["lenient"]
 
 _DEFS = "#/$defs/"
 
 
-def lenient(node: Any) -> Any:
-    """A copy of ``node`` with ``oneOf`` read as ``anyOf`` and discriminators enforced (above)."""
+def lenient(node: Any, defs: Defs | None = None, inlined: frozenset[str] = frozenset()) -> Any:
+    """A copy of ``node`` with ``oneOf`` read as ``anyOf``, discriminators enforced and closed
+    ``allOf`` members opened (above); ``defs`` lets closed ``$ref`` members be seen."""
     if isinstance(node, list):
-        return [lenient(v) for v in node]
+        return [lenient(v, defs, inlined) for v in node]
     if not isinstance(node, dict):
         return node
-    out: dict[str, Any] = {k: lenient(v) for k, v in node.items() if k != "oneOf"}
+    out: dict[str, Any] = {k: lenient(v, defs, inlined) for k, v in node.items() if k not in ("oneOf", "allOf")}
+    members = node.get("allOf")
+    if isinstance(members, list):
+        opened, closed = _open_members(members, defs, inlined)
+        out["allOf"] = opened
+        if closed and "additionalProperties" not in node and "unevaluatedProperties" not in node:
+            out["unevaluatedProperties"] = False
+    elif "allOf" in node:
+        out["allOf"] = node["allOf"]
     one = node.get("oneOf")
     if isinstance(one, list):
-        branches = [lenient(v) for v in one]
+        branches = [lenient(v, defs, inlined) for v in one]
         if "anyOf" in out:  # both in one object: keep each as its own constraint
             out["allOf"] = [*_as_list(out.get("allOf")), {"anyOf": branches}]
         else:
@@ -52,6 +68,28 @@ def lenient(node: Any) -> Any:
         if selected:
             out["allOf"] = [*_as_list(out.get("allOf")), *selected]
     return out
+
+
+def _open_members(members: list[Any], defs: Defs | None, inlined: frozenset[str]) -> tuple[list[Any], bool]:
+    """``allOf`` members with ``additionalProperties: false`` opened (a ``$ref`` one inlined as a
+    copy), and whether any was closed: the closure then moves to the whole ``allOf``."""
+    out: list[Any] = []
+    closed = False
+    for member in members:
+        target, name = member, None
+        ref = member.get("$ref") if isinstance(member, dict) else None
+        if isinstance(ref, str) and ref.startswith(_DEFS) and defs is not None and len(member) == 1:
+            name = ref[len(_DEFS):].replace("~1", "/").replace("~0", "~")
+            found = defs.defs.get(name)
+            if isinstance(found, dict) and found.get("additionalProperties") is False and name not in inlined:
+                target = strip_read_only(found, defs)
+            else:
+                target, name = member, None
+        if isinstance(target, dict) and target.get("additionalProperties") is False:
+            closed = True
+            target = {k: v for k, v in target.items() if k != "additionalProperties"}
+        out.append(lenient(target, defs, inlined | {name} if name else inlined))
+    return out, closed
 
 
 def _as_list(value: Any) -> list[Any]:

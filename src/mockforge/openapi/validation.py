@@ -83,7 +83,7 @@ class _ParamCheck:
             self.schema = None
         else:
             needed = {n: owner._request_def(n) for n in defs.closure(schema)}
-            self.schema = LazySchema(lenient(schema), needed)
+            self.schema = LazySchema(lenient(schema, defs), needed)
 
 
 #: JSON subtypes beyond ``json`` and ``*+json``: AWS's ``x-amz-json-1.1``, ``vnd.x-json``
@@ -136,6 +136,11 @@ class OperationValidator:
             else:
                 self._exact[check.media] = check
         self._documented = ", ".join(body.content) if body else ""
+        checks = [*self._exact.values(), *self._ranges.values(), *([self._any] if self._any else [])]
+        #: The documented JSON media type (a body of another JSON type is read by it).
+        self._json = next((c for c in checks if c.kind == "json"), None)
+        #: What a body without Content-Type is read as: the JSON media type, else the only one.
+        self._untyped = self._json or (checks[0] if len(checks) == 1 else None)
         self._memo: dict[tuple[str, ...], tuple[Problem, ...]] = {}
         self._has_body = bool(body and body.content)
 
@@ -148,7 +153,12 @@ class OperationValidator:
             check = self._exact.get(f"{major}/json")
             if check is not None:
                 return check
-        return self._ranges.get(major) or self._any
+        check = self._ranges.get(major) or self._any
+        if check is None and _is_json(media):
+            # JSON sent as another JSON type (text/json, application/json for a documented
+            # application/vnd.x+json): read it by the documented JSON media type
+            check = self._json
+        return check
 
     def validate(self, request: Request, path_params: dict[str, str]) -> list[Problem]:
         # A request without a body whose operation reads no headers or cookies is decided by its
@@ -250,8 +260,11 @@ class OperationValidator:
                 else:
                     value = coerce(raw, shape, p.location)
             except CoerceError as exc:
-                out.append(Problem(exc.path, cut(exc.reason)))
-                return
+                second = _loose_scalar(raw, shape) if type(raw) is str else _NO_READING
+                if second is _NO_READING:
+                    out.append(Problem(exc.path, cut(exc.reason)))
+                    return
+                value = second
         if p.schema is not None:
             p.schema.check(value, p.location, out)
 
@@ -267,12 +280,11 @@ class OperationValidator:
             return
         header = request.headers.get("content-type")
         if not header:
-            out.append(
-                Problem(
-                    "header.content-type", cut(f"missing Content-Type; expected one of {self._documented}")
-                )
-            )
-            return
+            # no Content-Type: read the body as the documented JSON type (else the only one)
+            untyped = self._untyped
+            if untyped is None:
+                return
+            header = untyped.media
         media = header.split(";", 1)[0].strip().lower()
         check = self._media(media)
         if check is None:
@@ -290,7 +302,8 @@ class OperationValidator:
             value = request.json()
             if value is None:
                 try:
-                    value = msgspec.json.decode(body)
+                    # a UTF-8 byte order mark some clients write is not part of the JSON text
+                    value = decode_request_json(body.removeprefix(b"\xef\xbb\xbf"))  # depth-bounded
                 except msgspec.DecodeError as exc:
                     out.append(Problem("body", cut(f"invalid JSON: {exc}")))
                     return
@@ -310,6 +323,36 @@ class OperationValidator:
             return
         if check.schema is not None:
             check.schema.check(value, "body", out)
+
+
+_NO_READING: Any = object()
+_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+
+
+def _loose_scalar(text: str, shape: Shape) -> Any:
+    """A second reading of a scalar parameter the strict one refused, for what clients commonly
+    send (a false 400 costs more than a missed one): surrounding spaces (``+5`` in a query is
+    `` 5``), ``True``/``FALSE``/``1``/``0`` for a boolean, ``5.0`` for an integer. Returns
+    ``_NO_READING`` when none applies."""
+    if shape.kind != "scalar":
+        return _NO_READING
+    types = shape.types
+    stripped = text.strip()
+    if stripped != text:
+        try:
+            return scalar(stripped, types, "")
+        except CoerceError:
+            pass
+    if "boolean" in types and stripped.lower() in _BOOLEANS:
+        return _BOOLEANS[stripped.lower()]
+    if "integer" in types:
+        try:
+            number = float(stripped)
+        except ValueError:
+            return _NO_READING
+        if number.is_integer() and abs(number) < 2**53:
+            return int(number)
+    return _NO_READING
 
 
 class _Raw:
@@ -446,7 +489,7 @@ class RequestValidator:
         schema = media.schema
         lazy = None
         if schema is not None:
-            stripped = lenient(strip_read_only(schema, self._defs))
+            stripped = lenient(strip_read_only(schema, self._defs), self._defs)
             needed = {n: self._request_def(n) for n in self._defs.closure(schema)}
             lazy = LazySchema(stripped, needed)
         shape = shape_of(schema, self._defs) if schema is not None else Shape(("object",), props={})
@@ -455,5 +498,7 @@ class RequestValidator:
     def _request_def(self, name: str) -> Schema:
         found = self._request_defs.get(name)
         if found is None:
-            found = self._request_defs[name] = lenient(strip_read_only(self._defs.defs[name], self._defs))
+            found = self._request_defs[name] = lenient(
+                strip_read_only(self._defs.defs[name], self._defs), self._defs, frozenset({name})
+            )
         return found
