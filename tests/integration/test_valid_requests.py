@@ -234,6 +234,7 @@ def test_empty_optional_bodies(serve: Any) -> None:
 def test_nullable_and_3_1_null_types(serve: Any) -> None:
     v30 = {"type": "object", "properties": {
         "nick": {"type": "string", "nullable": True},
+        "owner": {"$ref": "#/components/schemas/Pet", "nullable": True},  # a $ref sibling, meant
         "pet": {"allOf": [{"$ref": "#/components/schemas/Pet"}], "nullable": True},
         "tag": {"type": "string", "enum": ["a", "b"], "nullable": True}}}
     v31 = {"type": "object", "properties": {
@@ -247,7 +248,8 @@ def test_nullable_and_3_1_null_types(serve: Any) -> None:
         "schema": v30}}}, "responses": OK}}}, schemas=pet))
     url31 = serve(doc({"/n": {"post": {"parameters": q31, "requestBody": {"content": {"application/json": {
         "schema": v31}}}, "responses": OK}}}, version="3.1.0", schemas=pet))
-    assert_served(httpx.post(url30 + "/n", json={"nick": None, "pet": None, "tag": None}))
+    assert_served(httpx.post(url30 + "/n", json={"nick": None, "pet": None, "tag": None, "owner": None}))
+    assert refused(httpx.post(url30 + "/n", json={"owner": {"name": 5}}))
     assert_served(httpx.post(url30 + "/n?limit=", json={"nick": "x", "pet": {"name": "y"}, "tag": "a"}))
     assert_served(httpx.post(url31 + "/n", json={"nick": None, "age": None, "pet": None}))
     assert_served(httpx.post(url31 + "/n?limit=3", json={"nick": "x", "age": 3, "pet": {"name": "y"}}))
