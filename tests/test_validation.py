@@ -611,3 +611,11 @@ def test_corpus_parameter_styles_document() -> None:
     assert check("headers_simple_exploded", headers=headers) == []
     cookie = [("Cookie", "primitive=a; array=b,c; object=name,n,description,d")]
     assert check("cookies_form_nonExploded", headers=cookie) == []
+
+
+def test_a_byte_order_mark_does_not_lift_the_json_depth_bound() -> None:
+    from mockforge.core.limits import JsonTooDeep
+
+    deep = b"\xef\xbb\xbf" + b"[" * 5000 + b"]" * 5000
+    with pytest.raises(JsonTooDeep):
+        run(PET_OP, body=deep, content_type="application/json")

@@ -199,3 +199,18 @@ def test_near_miss_answered_by_the_spec_is_reported_and_flagged(spec_file: Path)
         httpx.get(server.url + "/nestedd?limit=40")
         last = httpx.get(server.admin_url + "/near-misses").json()["near_misses"][-1]
         assert last["answered_by"] is None and last["near_misses"][0]["stub"] == "nested-big"
+
+
+def test_answered_near_misses_stay_within_their_bound(spec_file: Path) -> None:
+    stubs = [{"id": f"s{i}", "request": {"method": "GET", "path": "/nested", "query": {"limit": str(i)}},
+              "response": {"status": 200, "body": {"i": i}}} for i in range(5)]
+    cfg = {"core": {"max_near_misses": 3}}
+    with MockServer(cfg, spec=spec_file, stubs=stubs, seed=1) as server:
+        for i in range(10):
+            assert httpx.get(server.url + f"/nested?limit={40 + i}").status_code == 200
+        # a large query: still one bounded report, its values cut
+        assert httpx.get(server.url + "/nested", params={"limit": "4" + "9" * 5000}).status_code == 422
+        reports = httpx.get(server.admin_url + "/near-misses").json()["near_misses"]
+        assert len(reports) == 3 and all(r["answered_by"] == "spec" for r in reports)
+        assert all(len(r["near_misses"]) <= 3 for r in reports)
+
