@@ -112,7 +112,10 @@ class SpecAnswerer:
         first = details[0]
         more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
         summary = f"request does not match {op.key}: {first['location']}: {first['reason']}{more}"
-        documented = self.errors.answer(op, statuses, summary, details, request.headers.get("accept"))
+        # source "mockforge": a refusal of ours (log, metrics), even in the spec's own shape
+        documented = self.errors.answer(
+            op, statuses, summary, details, request.headers.get("accept"), source="mockforge"
+        )
         if documented is not None:
             return documented
         resp = error_response(
