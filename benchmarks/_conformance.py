@@ -314,10 +314,22 @@ class RequestGenerator:
 
     # -- the request
 
-    def build(self, op: Operation) -> BuiltRequest:
-        rng = random.Random(f"{self.seed}:{op.key}")
+    def build(self, op: Operation, variant: str = "", drop: Parameter | None = None) -> BuiltRequest:
+        """The request for ``op``: required parameters only (``variant`` ""), every optional
+        parameter too (``"full"``), or required parameters and no optional body (``"bare"``).
+        ``drop``: a required parameter left out (an invalid request, see ``build_invalid``)."""
+        rng = random.Random(f"{self.seed}:{op.key}" + (f":{variant}" if variant else ""))
         params = {(p.location, p.name): p for p in op.parameters}
-        path, _, fixed_query = op.path.partition("?")  # "/rest?method=x" templates exist
+        key, _, fragment = op.path.partition("#")  # "/#X-Amz-Target=S.Op", "/t/{id}#kind"
+        path, _, fixed_query = key.partition("?")  # "/rest?method=x" templates exist
+        told_apart: dict[str, str] = {}  # "#Name=Value": a header the operation is told apart by
+        keys: list[str] = []  # "#name": a query key that must be present
+        for part in fragment.split("&") if fragment else ():
+            name, sep, value = part.partition("=")
+            if sep:
+                told_apart[name.lower()] = value
+            elif name:
+                keys.append(name)
         for name in _TEMPLATE.findall(op.path):
             p = params.get(("path", name))
             if p is None:  # undocumented template variable (happens in real documents)
@@ -326,12 +338,18 @@ class RequestGenerator:
                 text = self.path_value(p, self._param_value(p, rng))
             path = path.replace("{" + name + "}", text, 1)
         query: list[str] = [fixed_query] if fixed_query else []
+        query += [_enc(k) for k in keys if not any(p.name == k for p in op.parameters if p.location == "query")]
         headers: dict[str, str] = {}
         cookies: list[str] = []
         for p in op.parameters:
-            if not p.required or p.location == "path":
+            if (not p.required and variant != "full") or p.location == "path" or p is drop:
                 continue
             if p.location == "header" and p.name.lower() in IGNORED_HEADERS:
+                continue
+            if p.location == "header" and p.name.lower() in told_apart:
+                continue
+            if p.location == "query" and p.name in keys:
+                query.append(f"{_enc(p.name)}={_enc(self._param_value(p, rng))}")
                 continue
             value = self._param_value(p, rng)
             if p.location == "query":
@@ -342,11 +360,34 @@ class RequestGenerator:
                 cookies.append(f"{p.name}={self.cookie_value(p, value)}")
         if cookies:
             headers["Cookie"] = "; ".join(cookies)
+        for name, value in told_apart.items():
+            headers[name] = value
         req = BuiltRequest(op.method, path, "&".join(query), headers)
-        if op.request_body is not None and op.request_body.content:
+        body = op.request_body
+        if (variant == "bare" and body is not None and not body.required) or variant == "nobody":
+            return req
+        if body is not None and body.content:
             media_name, media = next(iter(op.request_body.content.items()))
             self._body(req, media_name, media, rng)
         return req
+
+    def build_invalid(self, op: Operation) -> tuple[BuiltRequest, str] | None:
+        """A request the spec says is invalid, and what is wrong with it: the first required
+        query, header or cookie parameter left out, else a required body left out; None when
+        the operation has neither (nothing to leave out)."""
+        told_apart = {part.partition("=")[0].lower() for part in op.path.partition("#")[2].split("&")}
+        for p in op.parameters:
+            if not p.required or p.location not in ("query", "header", "cookie"):
+                continue
+            if p.location == "header" and (p.name.lower() in IGNORED_HEADERS or p.name.lower() in told_apart):
+                continue
+            if p.location == "query" and p.name in told_apart:
+                continue
+            return self.build(op, "", drop=p), f"required {p.location} parameter {p.name!r} left out"
+        body = op.request_body
+        if body is not None and body.required and body.content:
+            return self.build(op, "nobody"), "required body left out"
+        return None
 
     def _body(self, req: BuiltRequest, name: str, media: MediaType, rng: random.Random) -> None:
         mt = name.split(";", 1)[0].strip().lower()
@@ -478,6 +519,29 @@ class Checker:
     def __init__(self, model: ApiModel) -> None:
         self.validators = Validators(model.defs)
 
+    def check_refusal(self, op: Operation, resp: httpx.Response) -> str | None:
+        """``None`` when the answer to an invalid request obeys the spec: a 4xx; when the
+        operation documents a 400, 422, 4XX or default, one of those (exact, range or default)
+        with the documented content type and a body that validates; else mockforge's own
+        ``validation_failed`` shape."""
+        status = resp.status_code
+        documented = ", ".join(op.responses) or "none"
+        if not 400 <= status < 500:
+            return f"invalid request answered {status}, expected a 4xx ({documented}){_excerpt(resp)}"
+        keys = {k.upper() for k in op.responses}
+        if not keys & {"400", "422", "4XX", "DEFAULT"}:
+            try:
+                code = resp.json()["error"]["code"]
+            except (ValueError, KeyError, TypeError):
+                code = None
+            if code != "validation_failed":
+                return f"status {status}: no error documented, expected our error shape{_excerpt(resp)}"
+            return None
+        spec = response_spec(op, status)
+        if spec is None:
+            return f"invalid request answered {status}, which is not documented ({documented}){_excerpt(resp)}"
+        return self._content(op, spec, status, resp)
+
     def check(self, op: Operation, resp: httpx.Response) -> str | None:
         """``None`` when the answer conforms, else why not."""
         status = resp.status_code
@@ -489,6 +553,9 @@ class Checker:
         spec = response_spec(op, status)
         if spec is None:
             return f"status {status} is not documented ({documented}){_excerpt(resp)}"
+        return self._content(op, spec, status, resp)
+
+    def _content(self, op: Operation, spec: ResponseSpec, status: int, resp: httpx.Response) -> str | None:
         if not spec.content or op.method == "HEAD" or status in (204, 304):
             return None
         ctype = resp.headers.get("content-type", "")
@@ -579,6 +646,8 @@ class DocResult:
     doc: str
     results: list[OpResult] = field(default_factory=list)
     error: str | None = None  # the server did not start
+    #: Strict only: how each operation refused an invalid request (``check_refusal``).
+    refusals: list[OpResult] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -606,10 +675,63 @@ def _send(client: httpx.Client, base: str, prefix: str, req: BuiltRequest) -> ht
                           files=req.files)
 
 
+#: The requests ``--strict`` adds per operation, and how a failure of each is labelled.
+STRICT_VARIANTS = (("full", "[every optional parameter sent] "), ("bare", "[optional body left out] "))
+
+
+def _varies(op: Operation, variant: str) -> bool:
+    """Whether ``variant`` builds another request than the default one for ``op``."""
+    if variant == "full":
+        return any(not p.required and p.location != "path" for p in op.parameters)
+    body = op.request_body
+    return variant == "bare" and body is not None and bool(body.content) and not body.required
+
+
 def check_operation(client: httpx.Client, base: str, op: Operation, rg: RequestGenerator,
-                    checker: Checker) -> str | None:
+                    checker: Checker, strict: bool = False) -> str | None:
+    """Why ``op`` does not conform, or None. ``strict``: the request with every optional
+    parameter and the one without an optional body must conform too."""
+    reason = _check_variant(client, base, op, rg, checker, "")
+    if reason is not None or not strict:
+        return reason
+    for variant, label in STRICT_VARIANTS:
+        if _varies(op, variant):
+            reason = _check_variant(client, base, op, rg, checker, variant)
+            if reason is not None:
+                return label + reason
+    return None
+
+
+def check_refusal(client: httpx.Client, base: str, op: Operation, rg: RequestGenerator,
+                  checker: Checker) -> tuple[str | None, bool]:
+    """(why the refusal of an invalid request to ``op`` does not obey the spec or None, whether
+    an invalid request could be built at all)."""
     try:
-        req = rg.build(op)
+        built = rg.build_invalid(op)
+    except ClientError as exc:
+        return f"request generator: {exc}", True
+    if built is None:
+        return None, False
+    req, what = built
+    prefixes = [b for b in op.base_paths if b][:1]
+    reason: str | None = None
+    for prefix in [*prefixes, ""]:
+        try:
+            resp = _send(client, base, prefix, req)
+        except httpx.HTTPError as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            continue
+        if resp.status_code in (404, 405) and prefix:
+            continue
+        reason = checker.check_refusal(op, resp)
+        return (f"[{what}] {reason}" if reason else None), True
+    return reason, True
+
+
+def _check_variant(client: httpx.Client, base: str, op: Operation, rg: RequestGenerator,
+                   checker: Checker, variant: str) -> str | None:
+    try:
+        req = rg.build(op, variant)
     except ClientError as exc:
         return f"request generator: {exc}"
     prefixes = [b for b in op.base_paths if b][:1]
@@ -632,16 +754,26 @@ def check_operation(client: httpx.Client, base: str, op: Operation, rg: RequestG
 
 
 def run_model(model: ApiModel, base: str, seed: int = 1, ops: Iterable[Operation] | None = None,
-              doc: str = "") -> list[OpResult]:
+              doc: str = "", strict: bool = False, refusals_out: list[OpResult] | None = None) -> list[OpResult]:
+    """The result per operation; with ``strict``, the refusal of an invalid request to each
+    operation is judged too (``check_refusal``), its results appended to ``refusals_out``."""
     rg = RequestGenerator(model, seed)
     checker = Checker(model)
     out: list[OpResult] = []
+    refusals = refusals_out if refusals_out is not None else []
     with httpx.Client(timeout=15.0) as client:
         for op in ops if ops is not None else model.operations:
             try:
-                reason = check_operation(client, base, op, rg, checker)
+                reason = check_operation(client, base, op, rg, checker, strict)
             except Exception as exc:  # the harness itself must not hide the other operations
                 reason = f"harness error {type(exc).__name__}: {exc}"
+            if strict:
+                try:
+                    refusal, judged = check_refusal(client, base, op, rg, checker)
+                except Exception as exc:
+                    refusal, judged = f"harness error {type(exc).__name__}: {exc}", True
+                if judged:
+                    refusals.append(OpResult(op.key, refusal))
             unsat = UNSATISFIABLE.get((doc, op.key))
             if unsat and reason is not None and reason.startswith("request generator:"):
                 out.append(OpResult(op.key, None, f"no schema-valid request exists: {unsat}"))
@@ -656,7 +788,7 @@ def run_model(model: ApiModel, base: str, seed: int = 1, ops: Iterable[Operation
     return out
 
 
-def run_document(path: Path, seed: int = 1, root: Path = CORPUS) -> DocResult:
+def run_document(path: Path, seed: int = 1, root: Path = CORPUS, strict: bool = False) -> DocResult:
     """Serve ``path`` in-process on a free port and check every operation."""
     from mockforge.testing.server import MockServer
 
@@ -670,7 +802,8 @@ def run_document(path: Path, seed: int = 1, root: Path = CORPUS) -> DocResult:
         result.error = f"{type(exc).__name__}: {exc}"
         return result
     try:
-        result.results = run_model(model, server.url, seed, doc=result.doc)
+        result.results = run_model(model, server.url, seed, doc=result.doc, strict=strict,
+                                   refusals_out=result.refusals)
     finally:
         server.stop()
     result.seconds = time.perf_counter() - started

@@ -146,6 +146,7 @@ def test_duration_histogram_has_buckets_from_1ms_to_10s_and_is_cumulative() -> N
         (405, "mockforge", "/pets", "unmatched"),
         (400, "mockforge", "/pets", "validation"),
         (422, "mockforge", "/pets", "validation"),
+        (404, "mockforge", "/pets/{id}", "validation"),  # the documented 404 for a bad path parameter
         (413, "mockforge", None, "bad_request"),
         (500, "mockforge", None, "internal"),
         (503, "stub:down", None, "mocked"),

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from mockforge.core.model import Headers
 from mockforge.openapi.loader import load_specs
 from mockforge.openapi.model import Operation
-from mockforge.openapi.routes import Matched, MethodNotAllowed, NotFound, RouteTable
+from mockforge.openapi.routes import Matched, MethodNotAllowed, NotFound, RouteTable, split_key
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "openapi"
 CORPUS_FILES = (
@@ -177,9 +178,10 @@ def test_every_corpus_operation_routes_to_itself(path: Path) -> None:
     routes = RouteTable(model.operations)
     assert len(routes.templates()) == len(model.operations)
     for op in model.operations:
-        concrete = re.sub(r"\{[^{}]*\}", "zq9", op.path)
+        target, headers = _request_for(op.path)
+        concrete = re.sub(r"\{[^{}]*\}", "zq9", target)
         for base in op.base_paths:
-            hit = routes.match(op.method, base + concrete)
+            hit = routes.match(op.method, base + concrete, headers)
             assert isinstance(hit, Matched), (op.key, base, hit)
             assert hit.operation.method == op.method
             # a literal route may legitimately win over this template (e.g. /pets/zq9 vs /pets/{id});
@@ -191,6 +193,71 @@ def test_every_corpus_operation_routes_to_itself(path: Path) -> None:
                 )
 
 
+def _request_for(path_key: str) -> tuple[str, Headers]:
+    """What a client sends for a path key: ``#name`` becomes a query key, ``#Name=Value`` a header."""
+    path, fixed_query, header, keys = split_key(path_key)
+    query = [f"{k}={v}" for k, v in fixed_query] + list(keys)
+    return path + ("?" + "&".join(query) if query else ""), Headers(header)
+
+
+def test_operations_told_apart_by_a_header_in_the_path_key() -> None:
+    routes = table(
+        "POST /#X-Amz-Target=Svc_20150623.CreateThing",
+        "POST /#X-Amz-Target=Svc_20150623.DeleteThing",
+        "POST /#X-Amz-Target=Svc_20150623.ListThings",
+    )
+    for name in ("CreateThing", "DeleteThing", "ListThings"):
+        hit = matched(routes.match("POST", "/", Headers([("X-Amz-Target", f"Svc_20150623.{name}")])))
+        assert hit.template == f"/#X-Amz-Target=Svc_20150623.{name}"
+        assert hit.operation.operation_id == f"POST /#X-Amz-Target=Svc_20150623.{name}"
+    # header names are case-insensitive, the value is exact
+    hit = matched(routes.match("POST", "/", Headers([("x-amz-target", "Svc_20150623.DeleteThing")])))
+    assert hit.template.endswith("DeleteThing")
+    # the same target twice: answers depending on a header are not memoised
+    hit = matched(routes.match("POST", "/", Headers([("X-Amz-Target", "Svc_20150623.ListThings")])))
+    assert hit.template.endswith("ListThings")
+    # no or a wrong target: 404 naming the operations at that path, closest value first
+    missing = routes.match("POST", "/")
+    assert isinstance(missing, NotFound)
+    assert missing.closest[0] == "POST /#X-Amz-Target=Svc_20150623.CreateThing"
+    near = routes.match("POST", "/", Headers([("X-Amz-Target", "Svc_20150623.DeleteThin")]))
+    assert isinstance(near, NotFound) and near.closest[0].endswith("DeleteThing"), near
+    # another method on that path is still a 405
+    assert isinstance(routes.match("GET", "/"), MethodNotAllowed)
+
+
+def test_name_value_fragment_also_accepts_the_query_pair() -> None:
+    routes = table("GET /#Action=Describe", "GET /#Action=List")
+    assert matched(routes.match("GET", "/?Action=List")).template == "/#Action=List"
+    assert matched(routes.match("GET", "/", Headers([("Action", "Describe")]))).template == "/#Action=Describe"
+
+
+def test_fragment_without_value_is_a_required_query_key_with_a_plain_fallback() -> None:
+    routes = table("GET /things/{id}#resourceType", "GET /things/{id}#owner", "GET /things/{id}")
+    hit = matched(routes.match("GET", "/things/7?resourceType=bucket"))
+    assert (hit.template, hit.params) == ("/things/{id}#resourceType", {"id": "7"})
+    assert matched(routes.match("GET", "/things/7?owner")).template == "/things/{id}#owner"
+    # without the key: the operation without a discriminator answers
+    assert matched(routes.match("GET", "/things/7?other=1")).template == "/things/{id}"
+    only = table("GET /things/{id}#resourceType")
+    miss = only.match("GET", "/things/7")
+    assert isinstance(miss, NotFound) and miss.closest == ["GET /things/{id}#resourceType"]
+
+
+def test_query_in_the_path_key_and_header_fragment_combine() -> None:
+    routes = table("POST /?Action=Describe#X-Api=v2", "POST /?Action=Describe")
+    v2 = Headers([("X-Api", "v2")])
+    assert matched(routes.match("POST", "/?Action=Describe", v2)).template == "/?Action=Describe#X-Api=v2"
+    assert matched(routes.match("POST", "/?Action=Describe")).template == "/?Action=Describe"
+
+
+def test_split_key() -> None:
+    assert split_key("/#X-Amz-Target=S.Op") == ("/", (), (("X-Amz-Target", "S.Op"),), ())
+    assert split_key("/t/{id}#kind") == ("/t/{id}", (), (), ("kind",))
+    assert split_key("/?Action=D&Version=1") == ("/", (("Action", "D"), ("Version", "1")), (), ())
+    assert split_key("/plain") == ("/plain", (), (), ())
+
+
 def test_template_with_a_fixed_query_routes_on_it() -> None:
     routes = table("GET /rest?method=photos.get", "GET /rest?method=photos.search", "GET /rest")
     hit = matched(routes.match("GET", "/rest?format=json&method=photos.search"))
@@ -200,3 +267,16 @@ def test_template_with_a_fixed_query_routes_on_it() -> None:
     only_fixed = table("GET /rest?method=a")
     result = only_fixed.match("GET", "/rest")
     assert isinstance(result, NotFound) and result.closest == ["GET /rest?method=a"]
+
+
+def test_hostile_discriminator_headers_stay_bounded() -> None:
+    ops = [f"POST /#X-Amz-Target=Svc.Op{i}" for i in range(300)]
+    routes = table(*ops)
+    huge = Headers([("X-Amz-Target", "Svc.Op" + "9" * 100_000)] * 50)
+    miss = routes.match("POST", "/", huge)
+    assert isinstance(miss, NotFound) and len(miss.closest) == 3
+    assert routes.last_visits == 1  # one node; the ranking compares at most the expected value's length
+    # a route with a condition never answers a memoised lookup made without it
+    assert matched(routes.match("POST", "/", Headers([("X-Amz-Target", "Svc.Op7")]))).template.endswith("Op7")
+    assert isinstance(routes.match("POST", "/"), NotFound)
+    assert matched(routes.match("POST", "/", Headers([("X-Amz-Target", "Svc.Op8")]))).template.endswith("Op8")

@@ -356,8 +356,15 @@ def test_invalid_json_body_reports_decoder_message() -> None:
 def test_content_type_mismatch_and_missing() -> None:
     [(loc, reason)] = run(PET_OP, body=b"<pet/>", content_type="application/xml")
     assert loc == "header.content-type" and "application/xml" in reason and "application/json" in reason
-    [(loc, reason)] = run(PET_OP, body=b"{}")
-    assert loc == "header.content-type" and "missing" in reason
+    # no Content-Type: the body is read as the documented JSON type (clients forget the header)
+    assert locations(run(PET_OP, body=b"{}")) == ["body.name"]
+    assert run(PET_OP, body=b'{"name": "a"}') == []
+    [(loc, reason)] = run(PET_OP, body=b"<pet/>")
+    assert loc == "body" and "invalid JSON" in reason
+    # JSON under another JSON type, and with a byte order mark, is still read as JSON
+    assert run(PET_OP, body=b'{"name": "a"}', content_type="text/json") == []
+    assert run(PET_OP, body=b'\xef\xbb\xbf{"name": "a"}', content_type="application/json") == []
+    assert locations(run(PET_OP, body=b'\xef\xbb\xbf{}', content_type="application/json")) == ["body.name"]
 
 
 def test_content_type_parameters_wildcards_and_json_suffix() -> None:
@@ -604,3 +611,11 @@ def test_corpus_parameter_styles_document() -> None:
     assert check("headers_simple_exploded", headers=headers) == []
     cookie = [("Cookie", "primitive=a; array=b,c; object=name,n,description,d")]
     assert check("cookies_form_nonExploded", headers=cookie) == []
+
+
+def test_a_byte_order_mark_does_not_lift_the_json_depth_bound() -> None:
+    from mockforge.core.limits import JsonTooDeep
+
+    deep = b"\xef\xbb\xbf" + b"[" * 5000 + b"]" * 5000
+    with pytest.raises(JsonTooDeep):
+        run(PET_OP, body=deep, content_type="application/json")

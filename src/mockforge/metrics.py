@@ -92,8 +92,8 @@ def http_error_kind(status: int, matched: str, route: str | None) -> str | None:
     if status >= 500:
         return "internal" if matched == "mockforge" else "mocked"
     if status >= 400 and matched == "mockforge":
-        if status in (404, 405):
-            return "unmatched"
+        if status == 405 or (status == 404 and route is None):
+            return "unmatched"  # (a 404 on a route is validation: a path parameter refused)
         return "validation" if route is not None else "bad_request"
     return None
 

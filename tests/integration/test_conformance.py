@@ -1,7 +1,10 @@
 """Conformance on real documents: every operation of every document in ../shared/corpus/openapi/
-gets a schema-valid request (our own serialiser, benchmarks/_conformance.py) and must get a
+gets schema-valid requests (our own serialiser, benchmarks/_conformance.py; strict: required
+parameters only, every optional parameter too, and no optional body) and each must get a
 documented status (a 2xx where one is documented), the documented content type and a body that
-validates against the documented schema. One server per document; failures name each operation.
+validates against the documented schema; a request with a required part left out must get the
+documented 400/422/4XX/default error with a valid body (else our own shape). One server per
+document; failures name each operation.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ DOCS = conformance.documents(CORPUS)
 @pytest.mark.skipif(not DOCS, reason=f"no OpenAPI corpus at {CORPUS}")
 @pytest.mark.parametrize("doc", DOCS, ids=[conformance.doc_id(d, CORPUS) for d in DOCS] or None)
 def test_every_operation_conforms(doc: Path) -> None:
-    result = conformance.run_document(doc, seed=1, root=CORPUS)
+    result = conformance.run_document(doc, seed=1, root=CORPUS, strict=True)
     assert result.error is None, f"{result.doc}: the server did not start: {result.error}"
     failures = result.failures()
     assert not failures, (
         f"{result.doc}: {len(failures)} of {result.total} operations do not conform:\n  " + "\n  ".join(failures)
     )
+    refusals = [f"{r.key}: {r.reason}" for r in result.refusals if r.reason is not None]
+    assert not refusals, f"{result.doc}: invalid requests not refused as documented:\n  " + "\n  ".join(refusals)
 
 
 def test_corpus_is_present_and_large_enough() -> None:
@@ -116,3 +121,36 @@ def test_generator_finds_a_value_matching_exactly_one_of_overlapping_alternative
         assert value["kind"] in ("a", "b")
         other = gen.generate(optional)
         assert isinstance(other, dict) and "never" not in other
+
+
+def test_refusal_checker_wants_the_documented_error_or_our_shape(tmp_path: Path) -> None:
+    spec = tmp_path / "api.yaml"
+    spec.write_text(SPEC.replace('"404": {description: missing}', '''"400":
+          description: bad
+          content:
+            application/json:
+              schema: {type: object, required: [message], properties: {message: {type: string}}}'''))
+    model = conformance.load_specs([spec])
+    (op,) = model.operations
+    checker = conformance.Checker(model)
+    assert checker.check_refusal(op, httpx.Response(400, json={"message": "no"})) is None
+    ours = {"error": {"code": "validation_failed", "message": "x"}}
+    reason = checker.check_refusal(op, httpx.Response(400, json=ours))
+    assert reason is not None and "does not match its schema" in reason
+    reason = checker.check_refusal(op, httpx.Response(200, json={"id": 1, "name": "x"}))
+    assert reason is not None and "expected a 4xx" in reason
+    reason = checker.check_refusal(op, httpx.Response(422, json={"message": "no"}))
+    assert reason is not None and "not documented" in reason
+    # the request it builds leaves the required query parameter out
+    built = conformance.RequestGenerator(model).build_invalid(op)
+    assert built is not None and "tags" not in built[0].query and "'tags' left out" in built[1]
+    # an operation documenting no error: our shape is the answer
+    (plain,) = conformance.load_specs([_write(tmp_path, SPEC)]).operations
+    assert checker.check_refusal(plain, httpx.Response(400, json=ours)) is None
+    assert checker.check_refusal(plain, httpx.Response(400, json={"message": "no"})) is not None
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "plain.yaml"
+    path.write_text(text)
+    return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,13 @@ def test_validation_errors_share_one_shape(pets: MockServer) -> None:
     err = r.json()["error"]
     assert err["code"] == "validation_failed"
     assert err["details"] == [{"location": "query.limit", "reason": "expected integer, got 'abc'"}]
+    assert json.loads(r.headers["x-mockforge-problems"]) == err["details"]  # GET documents no 4xx: ours
+    # POST /pets documents a 422 with its own Error schema: that is the answer, the summary in
+    # its message, every problem in the header
     r = httpx.post(pets.url + "/pets", json={"name": "x"})
-    assert r.status_code == 400 and r.json()["error"]["details"][0]["location"] == "body.kind"
+    assert r.status_code == 422 and r.json()["code"]
+    assert r.json()["message"] == "request does not match POST /pets: body.kind: 'kind' is a required property"
+    assert json.loads(r.headers["x-mockforge-problems"])[0]["location"] == "body.kind"
     r = httpx.post(pets.url + "/pets", json={"name": "Rex", "kind": "dog"})
     assert r.status_code == 201 and r.json()["id"] == 42
 

@@ -555,8 +555,7 @@ def test_global_latency_is_seeded_and_seen_by_the_client(latency: dict[str, Any]
     with MockServer(config={"core": {"seed": 5, "latency": latency}, "http": {"routes": routes}}) as mock:
         got = [timed_get(mock.url + "/lat")[0] for _ in range(n)]
     for expected, elapsed in zip(want, got, strict=True):
-        assert elapsed >= expected - 0.01
-        assert elapsed < expected + 0.5
+        assert elapsed >= expected - 0.01  # no upper bound: CI shares 2 cores (house rule)
     if "uniform" in latency:
         assert all(0.06 <= d <= 0.16 for d in want)
     assert len({round(d, 4) for d in want}) == n  # the draws differ from request to request

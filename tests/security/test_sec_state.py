@@ -56,4 +56,5 @@ def test_over_http_namespaces_patches_and_admin_replace_stay_bounded() -> None:
         r = c.put("/__mockforge/state/pets", json=too_many)
         assert r.status_code == 507
         assert [p["id"] for p in c.get("/__mockforge/state/pets").json()] == [pet["id"]]  # whole or not at all
-        assert c.post("/pets", content=b"[1, 2]", headers={"content-type": "application/json"}).status_code == 400
+        # not an object: refused with the 422 POST /pets documents
+        assert c.post("/pets", content=b"[1, 2]", headers={"content-type": "application/json"}).status_code == 422

@@ -165,6 +165,8 @@ class Response:
     source: str = ""
     #: Drift findings on a proxied answer (``mockforge.drift``), copied to the log entry.
     drift: list[dict[str, Any]] | None = None
+    #: Why the request was refused (``{"location", "reason"}`` each), copied to the log entry.
+    problems: list[dict[str, str]] | None = None
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -207,3 +209,5 @@ class LogEntry(msgspec.Struct, gc=False):
     drift: list[dict[str, Any]] | None = None
     #: What the state step changed (docs/STATE.md), else None.
     state: list[str] | None = None
+    #: Why the request was refused: validation problems, ``{"location", "reason"}`` each, else None.
+    problems: list[dict[str, str]] | None = None

@@ -27,7 +27,7 @@ for it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from typing import Any, Generic, Protocol, TypeVar
 
 from mockforge.core.faults import FaultPolicy, FaultSpec, apply_fault
@@ -81,9 +81,17 @@ class PluginHost(Protocol):
 
 
 class NearMisses(Protocol):
-    """What the 404 asks the stub service: the closest stubs, as error details."""
+    """What the 404 asks the stub service: the closest stubs, as error details; and what the spec
+    step tells it: a request it answered, whose almost-matching stubs are reported too."""
 
     async def near_miss_details(self, request: Request) -> list[dict[str, Any]]: ...
+
+    @property
+    def loaded(self) -> Sized:
+        """The stubs loaded, as a live collection (read once; its truth is checked per request)."""
+        ...
+
+    async def note_answered(self, request: Request, answered_by: str) -> None: ...
 
 
 class RouteValidator(Protocol):

@@ -253,6 +253,7 @@ class RequestLog:
             None if request.client_cert is None else request.client_cert.to_dict(),  # client_cert (mTLS)
             response.drift,  # drift findings (mockforge.drift)
             request.state_changes,  # state: what the state step changed
+            response.problems,  # problems: why the request was refused
         )
 
     def entry_for(

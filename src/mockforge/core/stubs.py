@@ -31,7 +31,7 @@ import builtins
 import itertools
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, KeysView
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -89,6 +89,10 @@ _NEAR_MISS_SCAN_ALL = 500
 #: Cost (candidates x characters compared) above which near-miss scoring leaves the event loop:
 #: about 1 ms of difflib on the dev box. Decided from the request's size, never by timing.
 NEAR_MISS_OFFLOOP_COST = 8192
+#: The largest distance of a stub a request "almost matched" when another step answered it (a
+#: different method on the same path is about 0.23, one query parameter or header off about
+#: 0.07, a wholly different path over 0.6): only those are reported for answered requests.
+ANSWERED_NEAR_MISS = 0.3
 
 
 # --------------------------------------------------------------------------- the store
@@ -123,6 +127,8 @@ class StubStore(Protocol):
     def near_misses(self, request: Request | MatchSubject, limit: int = 3) -> builtins.list[NearMiss]: ...
 
     def report_miss(self, request: Request, limit: int = 3) -> builtins.list[NearMiss]: ...
+
+    def report_answered(self, request: Request, answered_by: str, limit: int = 3) -> builtins.list[NearMiss]: ...
 
     def unmatched(self) -> builtins.list[dict[str, Any]]: ...
 
@@ -310,6 +316,11 @@ class InMemoryStubStore:
     def __len__(self) -> int:
         return len(self._stubs)
 
+    def ids(self) -> KeysView[str]:
+        """The ids of the stubs loaded: a live view (its truth is a C-level check, cheap enough
+        to ask on every request: ``SpecAnswerer`` does, to skip near-miss work while none is)."""
+        return self._stubs.keys()
+
     def remove_api_stubs(self) -> int:
         """Drop the stubs added through the API; file and config stubs stay."""
         return self._remove_where(lambda s: s.source == SOURCE_API)
@@ -489,7 +500,27 @@ class InMemoryStubStore:
         with self._lock:
             self._unmatched.append(summary)
             if misses:
-                self._near_log.append({"request": summary, "near_misses": [m.to_dict() for m in misses]})
+                self._near_log.append(
+                    {"request": summary, "near_misses": [m.to_dict() for m in misses], "answered_by": None}
+                )
+        return misses
+
+    def report_answered(self, request: Request, answered_by: str, limit: int = 3) -> builtins.list[NearMiss]:
+        """Record the stubs ``request`` almost matched (distance at most ``ANSWERED_NEAR_MISS``)
+        although something else answered it (``answered_by``: ``"spec"``), for
+        ``GET /__mockforge/near-misses``; not an unmatched request, since it was answered."""
+        misses = [m for m in self.near_misses(request, limit) if m.distance <= ANSWERED_NEAR_MISS]
+        if misses:
+            summary = {
+                "timestamp": now_rfc3339(),
+                "protocol": request.protocol,
+                "method": request.method,
+                "path": request.path,
+                "query": request.query,
+            }
+            entry = {"request": summary, "near_misses": [m.to_dict() for m in misses], "answered_by": answered_by}
+            with self._lock:
+                self._near_log.append(entry)
         return misses
 
     def unmatched(self) -> builtins.list[dict[str, Any]]:

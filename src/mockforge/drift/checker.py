@@ -83,7 +83,7 @@ class DriftChecker:
         """The findings of one exchange (empty when the backend told the truth); ``body`` None: an
         answer too large to hold (streamed through), whose body is not checked."""
         target = f"{request.path}?{request.raw_query}" if request.raw_query else request.path
-        match = self.routes.match(request.method, target)
+        match = self.routes.match(request.method, target, request.headers)
         if not isinstance(match, Matched):
             name = f"{request.method} {request.path}"
             return [Finding(cut(name), "undocumented_endpoint", "", "a documented operation", cut(name))]

@@ -6,6 +6,7 @@ plugin or the build, the fault and the latency. Everything per operation is prep
 from __future__ import annotations
 
 import logging
+from collections.abc import Sized
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mockforge.core.model import Request, Response
 from mockforge.core.pipeline import AnswerTail, NotFound
 from mockforge.core.responses import detail, error_response
+from mockforge.openapi.error_answers import ErrorAnswers, problems_header, refusal_statuses
 from mockforge.openapi.model import MISSING, ApiModel, Operation
 from mockforge.openapi.responses import (
     OperationResponder,
@@ -91,12 +93,16 @@ class SpecAnswerer:
         self.runtime = runtime
         self.tail = tail
         self.not_found = not_found
+        self._near = not_found.near_misses
+        #: The stubs loaded, live: while empty, a request the spec answers costs no near-miss work.
+        self._stubs_loaded: Sized = self._near.loaded if self._near is not None else ()
         self.model = model
         self.routes = RouteTable(model.operations)
         self.planner = ResponsePlanner(model, seed=cfg.core.seed,
                                        dynamic=cfg.http.responses.dynamic or cfg.http.dynamic_data,
                                        trust_examples=cfg.http.examples.trust)
         self.validator = RequestValidator(model.defs)
+        self.errors = ErrorAnswers(self.planner)
         self.validation = cfg.http.validation
         self.template_expand = cfg.http.response_template_expand
         self._templates: dict[bytes, Template] = {}
@@ -143,12 +149,32 @@ class SpecAnswerer:
                 "; ".join(f"{p.location}: {p.reason}" for p in problems),
             )
             return None
-        status = self.validation.status
-        return error_response(status, "validation_failed", f"request does not match {op.key}", details)
+        return self.refusal(request, op, details)
+
+    def refusal(self, request: Request, op: Operation, details: list[dict[str, str]]) -> Response:
+        """The answer refusing an invalid request: the error the operation documents (its body
+        from its schema, with the summary in its text fields), else our own error shape; both
+        carry every problem in ``X-Mockforge-Problems`` and the log entry."""
+        statuses = refusal_statuses(self.validation.status, details)
+        first = details[0]
+        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+        summary = f"request does not match {op.key}: {first['location']}: {first['reason']}{more}"
+        # source "mockforge": a refusal of ours (log, metrics), even in the spec's own shape
+        documented = self.errors.answer(
+            op, statuses, summary, details, request.headers.get("accept"), source="mockforge"
+        )
+        if documented is not None:
+            return documented
+        resp = error_response(
+            self.validation.status, "validation_failed", f"request does not match {op.key}", details,
+            [problems_header(details)],
+        )
+        resp.problems = details
+        return resp
 
     def validate_route(self, request: Request) -> Response | None:
         """Validate a request answered by a stub with ``validate: true`` against its spec route."""
-        match = self.routes.match(request.method, _target(request))
+        match = self.routes.match(request.method, _target(request), request.headers)
         if not isinstance(match, Matched):
             return None
         if request.route is None:
@@ -156,7 +182,7 @@ class SpecAnswerer:
         return self.validate(request, match.operation, match.params)
 
     async def answer(self, request: Request) -> Response:
-        match = self.routes.match(request.method, _target(request))
+        match = self.routes.match(request.method, _target(request), request.headers)
         if isinstance(match, MethodNotAllowed):
             allow = ", ".join(match.allow)
             request.route = match.template
@@ -169,6 +195,9 @@ class SpecAnswerer:
         op = match.operation
         request.route = match.template
         request.path_params = match.params
+        if self._stubs_loaded:
+            # a stub it almost matched shows in /__mockforge/near-misses, flagged as answered
+            await self._near.note_answered(request, "spec")  # type: ignore[union-attr]
         refused = self.validate(request, op, match.params)
         if refused is not None:
             return refused
@@ -200,7 +229,7 @@ class SpecAnswerer:
     def check_route(self, request: Request) -> RoutePreview | None:
         """``validate_route`` as a preview: the mode, the problems and the refusal (when the mode
         enforces), logging nothing; None when no spec route matches."""
-        match = self.routes.match(request.method, _target(request))
+        match = self.routes.match(request.method, _target(request), request.headers)
         if not isinstance(match, Matched):
             return None
         op = match.operation
@@ -209,16 +238,14 @@ class SpecAnswerer:
             problems = self.validator.for_operation(op).validate(request, match.params)
             out.problems = [detail(p.location, p.reason) for p in problems]
             if problems and out.mode == "enforce":
-                out.answer = error_response(
-                    self.validation.status, "validation_failed", f"request does not match {op.key}", out.problems
-                )
+                out.answer = self.refusal(request, op, out.problems)
         return out
 
     def preview(self, request: Request) -> RoutePreview:
         """What ``answer`` would answer, built the same way but with no fault, latency, plugin
         call or log line (``POST /__mockforge/preview``). Caches of prepared answers fill as
         they would for a real request; nothing a later request sees changes."""
-        match = self.routes.match(request.method, _target(request))
+        match = self.routes.match(request.method, _target(request), request.headers)
         if isinstance(match, MethodNotAllowed):
             allow = ", ".join(match.allow)
             answer = error_response(
@@ -236,9 +263,7 @@ class SpecAnswerer:
             problems = self.validator.for_operation(op).validate(request, match.params)
             out.problems = [detail(p.location, p.reason) for p in problems]
             if problems and out.mode == "enforce":
-                out.answer = error_response(
-                    self.validation.status, "validation_failed", f"request does not match {op.key}", out.problems
-                )
+                out.answer = self.refusal(request, op, out.problems)
                 return out
         plugin_id = self._plugins.get(id(op))
         if plugin_id:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sized
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -180,6 +181,21 @@ class StubService:
             return near_miss_details(store.report_miss(request))
         store.near_misses_off_loop += 1
         return near_miss_details(await asyncio.to_thread(store.report_miss, request))
+
+    @property
+    def loaded(self) -> Sized:
+        """The stubs loaded, live (empty: no near-miss work for requests the spec answers)."""
+        return self.store.ids()
+
+    async def note_answered(self, request: Request, answered_by: str) -> None:
+        """Record the stubs a request answered by ``answered_by`` (the spec) almost matched;
+        scored like a 404's near misses (off the loop when the estimate is large)."""
+        store = self.store
+        if store.near_miss_cost(request) <= NEAR_MISS_OFFLOOP_COST:
+            store.report_answered(request, answered_by)
+            return
+        store.near_misses_off_loop += 1
+        await asyncio.to_thread(store.report_answered, request, answered_by)
 
     def routes_info(self) -> list[dict[str, Any]]:
         return [s.to_dict() for s in self.store.list()]

@@ -172,6 +172,9 @@ def convert_schema(node: Any, hooks: SchemaHooks, *, ref_siblings: bool) -> Any:
     if isinstance(ref, str):
         out: Schema = {"$ref": "#/$defs/" + hooks.ref(ref)}
         if not ref_siblings or len(node) == 1:
+            if node.get("nullable") is True or node.get("x-nullable") is True:
+                # 2.0/3.0 ignore $ref siblings, but authors mean it: null is allowed too
+                return {"anyOf": [out, {"type": "null"}]}
             return out
     else:
         out = {}

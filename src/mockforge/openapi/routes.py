@@ -15,6 +15,20 @@ with backtracking when a branch dead-ends, so ``/pets/mine`` beats ``/pets/{id}`
 A request matches with or without one of the operation's base paths. Path parameter values are
 percent-decoded; a trailing slash is ignored; HEAD falls back to GET. The closest routes of a
 ``NotFound`` are computed only on a miss, by a small beam search over the same trie.
+
+Operations told apart by something other than the path (documents converted from AWS, RPC-style
+APIs) write it into the path key, and several operations then share one path and method:
+
+* ``/rest?method=flickr.photos.get``: query pairs after ``?`` must all be in the request;
+* ``/#X-Amz-Target=Service_20150623.CreateThing``: after ``#``, ``Name=Value`` pairs (joined by
+  ``&``) must each be a request header ``Name`` equal to ``Value``; a query pair ``Name=Value`` is
+  accepted too (``#Action=Describe`` is written both ways);
+* ``/things/{id}#resourceType``: a fragment name without ``=`` is a query key that must be present.
+
+Routes with more of these conditions are tried first; an operation without any is the fallback
+at that path. A request that reaches such a path but meets none of them gets a ``NotFound``
+whose ``closest`` names the operations there (with what each expects). Answers that depended on
+a header are not memoised (the memo is keyed by method and target only).
 """
 
 from __future__ import annotations
@@ -28,6 +42,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
 
 from mockforge.core.distance import common_affix
+from mockforge.core.model import Headers
 from mockforge.core.regex import UserRegex, compile_user_regex
 from mockforge.openapi.model import Operation
 
@@ -69,6 +84,58 @@ class _Route:
     names: tuple[str, ...]  # parameter names in capture order
     #: Query pairs fixed by the template itself (``/rest?method=photos.get``, seen in real specs).
     query: tuple[tuple[str, str], ...] = ()
+    #: ``#Name=Value`` pairs: a header ``Name`` (or a query pair) equal to ``Value``.
+    header: tuple[tuple[str, str], ...] = ()
+    #: ``#name``: query keys that must be present.
+    keys: tuple[str, ...] = ()
+    #: No condition beyond the path: the first such route at a node answers at once.
+    plain: bool = True
+
+    @property
+    def conditions(self) -> tuple[object, ...]:
+        return (self.query, self.header, self.keys)
+
+    def accepts(self, query: _Query, headers: Headers | None) -> bool:
+        if self.query and not query.has(self.query):
+            return False
+        for key in self.keys:
+            if not query.has_key(key):
+                return False
+        for name, value in self.header:
+            found = headers.get_all(name) if headers is not None else []
+            if all(v.strip() != value for v in found) and not query.has(((name, value),)):
+                return False
+        return True
+
+    def closeness(self, headers: Headers | None) -> int:
+        """How much of the expected header values the request's own values share (ranking)."""
+        score = 0
+        for name, value in self.header:
+            for got in headers.get_all(name) if headers is not None else []:
+                p, q = common_affix(got.strip(), value)
+                score = max(score, p + q)
+        return score
+
+
+def split_key(path_key: str) -> tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """A spec path key -> (path, fixed query pairs, ``#`` header pairs, ``#`` query keys).
+
+    ``"/#X-Amz-Target=S.Op"`` -> ``("/", (), (("X-Amz-Target", "S.Op"),), ())``;
+    ``"/things/{id}#resourceType"`` -> ``("/things/{id}", (), (), ("resourceType",))``."""
+    path, _, fragment = path_key.partition("#")
+    path, _, fixed_query = path.partition("?")
+    header: list[tuple[str, str]] = []
+    keys: list[str] = []
+    for part in fragment.split("&") if fragment else ():
+        name, sep, value = part.partition("=")
+        name = unquote(name).strip()
+        if not name:
+            continue
+        if sep:
+            header.append((name, unquote(value).strip()))
+        else:
+            keys.append(name)
+    return path, tuple(parse_qsl(fixed_query, keep_blank_values=True)), tuple(header), tuple(keys)
 
 
 class _Query:
@@ -84,6 +151,11 @@ class _Query:
         if self._pairs is None:
             self._pairs = set(parse_qsl(self.raw, keep_blank_values=True))
         return all(pair in self._pairs for pair in wanted)
+
+    def has_key(self, key: str) -> bool:
+        if self._pairs is None:
+            self._pairs = set(parse_qsl(self.raw, keep_blank_values=True))
+        return any(k == key for k, _ in self._pairs)
 
 
 class _Node:
@@ -136,6 +208,9 @@ class RouteTable:
         self._operations = list(operations)
         #: Trie nodes entered by the last ``match`` (a debug figure: bounded by the segments).
         self.last_visits = 0
+        #: The last ``match`` tried a route told apart by a header (``#Name=Value``): its answer
+        #: depends on more than the memo's key, so it is not memoised.
+        self._header_seen = False
         # prefixed forms first: a request carrying the base path means the prefixed route
         for op in self._operations:
             for base in op.base_paths:
@@ -149,7 +224,7 @@ class RouteTable:
         return [f"{op.method} {op.path}" for op in self._operations]
 
     def _insert(self, op: Operation, base: list[str], *, prefix: bool) -> None:
-        path, _, fixed_query = op.path.partition("?")
+        path, fixed_query, header, keys = split_key(op.path)
         node = self._root
         names: list[str] = []
         for i, seg in enumerate(base + _segments(path)):
@@ -179,14 +254,17 @@ class RouteTable:
                     node = child
         if node.routes is None:
             node.routes = {}
-        route = _Route(op, tuple(names), tuple(parse_qsl(fixed_query, keep_blank_values=True)))
+        plain = not (fixed_query or header or keys)
+        route = _Route(op, tuple(names), fixed_query, header, keys, plain)
         same = node.routes.setdefault(op.method, [])
-        if all(known.query != route.query for known in same):  # else the first operation wins
+        if all(known.conditions != route.conditions for known in same):  # else the first one wins
             same.append(route)
-            same.sort(key=lambda r: -len(r.query))  # routes fixing a query are tried first
+            # routes with more conditions are tried first (stable: spec order among equals)
+            same.sort(key=lambda r: -(len(r.query) + len(r.header) + len(r.keys)))
 
-    def match(self, method: str, path: str) -> MatchResult:
-        """Route one request path; a query string is only read for templates that fix one.
+    def match(self, method: str, path: str, headers: Headers | None = None) -> MatchResult:
+        """Route one request target (path and query); a query string is only read for templates
+        that fix one, ``headers`` only for templates told apart by a header (``#Name=Value``).
 
         Answers for paths seen before come from a bounded memo (paths repeat a lot in tests and
         load; the memo is dropped when full, so a client sending endless paths costs nothing)."""
@@ -194,14 +272,15 @@ class RouteTable:
         hit = self._memo.get(key)
         if hit is not None:
             return hit
-        result = self._match(method, path)
-        if not isinstance(result, NotFound):
+        self._header_seen = False
+        result = self._match(method, path, headers)
+        if not isinstance(result, NotFound) and not self._header_seen:
             if len(self._memo) >= _MEMO_LIMIT:
                 self._memo.clear()
             self._memo[key] = result
         return result
 
-    def _match(self, method: str, path: str) -> MatchResult:
+    def _match(self, method: str, path: str, headers: Headers | None) -> MatchResult:
         path, _, raw_query = path.partition("?")
         raw = _segments(path)
         segments = [unquote(s) if "%" in s else s for s in raw]
@@ -209,11 +288,19 @@ class RouteTable:
         self.last_visits = 0
         values: list[str] = []
         partial: list[_Node] = []
-        route = self._search(self._root, segments, 0, method, _Query(raw_query), values, partial)
+        refused: list[list[_Route]] = []
+        route = self._search(
+            self._root, segments, 0, method, _Query(raw_query), values, partial, headers, refused
+        )
         if route is not None:
             return Matched(
                 route.operation, dict(zip(route.names, values, strict=False)), route.operation.path
             )
+        if refused:
+            # the path and method are known, but no operation there accepts what the request
+            # carries: name the operations there, closest expected header value first
+            ranked = sorted(refused[0], key=lambda r: -r.closeness(headers))
+            return NotFound([f"{r.operation.method} {r.operation.path}" for r in ranked[:3]])
         if partial and partial[0].routes:
             routes = partial[0].routes
             allow = set(routes)
@@ -231,6 +318,8 @@ class RouteTable:
         query: _Query,
         values: list[str],
         partial: list[_Node],
+        headers: Headers | None = None,
+        refused: list[list[_Route]] | None = None,
     ) -> _Route | None:
         self.last_visits += 1
         if i == len(segs):
@@ -244,13 +333,19 @@ class RouteTable:
                         partial.append(node)
                     return None
                 for route in candidates:
-                    if not route.query or query.has(route.query):
+                    if route.plain:
                         return route
+                    if route.header:
+                        self._header_seen = True
+                    if route.accepts(query, headers):
+                        return route
+                if refused is not None and not refused:
+                    refused.append(candidates)
             return None
         seg = segs[i]
         child = node.literals.get(seg)
         if child is not None:
-            found = self._search(child, segs, i + 1, method, query, values, partial)
+            found = self._search(child, segs, i + 1, method, query, values, partial, headers, refused)
             if found is not None:
                 return found
         if not seg:
@@ -260,13 +355,13 @@ class RouteTable:
             if m is not None:
                 groups = m.groups()
                 values.extend(groups)
-                found = self._search(child, segs, i + 1, method, query, values, partial)
+                found = self._search(child, segs, i + 1, method, query, values, partial, headers, refused)
                 if found is not None:
                     return found
                 del values[len(values) - len(groups) :]
         if node.param is not None:
             values.append(seg)
-            found = self._search(node.param, segs, i + 1, method, query, values, partial)
+            found = self._search(node.param, segs, i + 1, method, query, values, partial, headers, refused)
             if found is not None:
                 return found
             values.pop()

@@ -98,6 +98,12 @@ def request_cookies(request: Request) -> dict[str, list[str]]:
 MISSING: Any = object()
 
 
+def _not_text(items: Shape | None) -> bool:
+    """Items that cannot be text containing a comma (numbers, booleans): known types, no string."""
+    return items is not None and bool(items.types) and "string" not in items.types \
+        and items.kind == "scalar"
+
+
 def from_form(
     values: dict[str, list[str]],
     name: str,
@@ -134,7 +140,13 @@ def from_form(
         return MISSING
     if kind == "array":
         if explode:
-            return [] if found == [""] else found
+            if found == [""]:
+                return []
+            if len(found) == 1 and "," in found[0] and _not_text(shape.items):
+                # ``ids=1,2`` for an exploded list of numbers: clients often send the
+                # non-exploded form; no item can hold a comma, so reading it as a list is safe
+                return found[0].split(",")
+            return found
         sep = {"spaceDelimited": " ", "pipeDelimited": "|"}.get(style, ",")
         return split(found[0], sep)
     if kind == "object":

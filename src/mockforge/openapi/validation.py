@@ -12,7 +12,9 @@ its parameters plus one ``is_valid`` call per value (the error walk only runs fo
 
 Parameter strings are deserialised by ``style``/``explode`` (OpenAPI 3 "Style Values",
 ``openapi/styles.py``), then coerced to the schema's types (``schema/coerce.py``), then validated
-(``schema/validate.py``), so ``?limit=5`` is the integer 5 for the schema. Path parameter values
+(``schema/validate.py``), so ``?limit=5`` is the integer 5 for the schema. Schemas are read as
+their authors meant them (``openapi/lenient.py``: ``oneOf`` as ``anyOf``, the discriminator
+picks the branch), so overlapping branches do not refuse valid requests. Path parameter values
 are taken as given by the router (already percent-decoded). This module keeps what is specific to
 a request: the per-operation tables, headers and cookies, and body decoding (JSON, urlencoded
 forms, multipart).
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import re
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any
@@ -35,6 +38,7 @@ import msgspec
 
 from mockforge.core.limits import decode_request_json
 from mockforge.core.model import Request
+from mockforge.openapi.lenient import lenient
 from mockforge.openapi.model import MediaType, Operation, Parameter, Schema
 from mockforge.openapi.styles import MISSING, from_form, label, matrix, request_cookies, simple
 from mockforge.schema.coerce import ANY, CoerceError, Shape, coerce, scalar, shape_of
@@ -64,7 +68,7 @@ class _ParamCheck:
         "style",
     )
 
-    def __init__(self, param: Parameter, defs: Defs) -> None:
+    def __init__(self, param: Parameter, defs: Defs, owner: RequestValidator) -> None:
         self.param = param
         self.name = param.name.lower() if param.location == "header" else param.name
         self.location = f"{param.location}.{self.name}"
@@ -75,11 +79,23 @@ class _ParamCheck:
         self.content_json = ct is not None and _is_json(ct.split(";", 1)[0].strip().lower())
         schema = param.schema
         self.shape = shape_of(schema, defs) if schema is not None else ANY
-        self.schema = LazySchema(schema, defs.closure(schema)) if schema is not None else None
+        if schema is None:
+            self.schema = None
+        else:
+            needed = {n: owner._request_def(n) for n in defs.closure(schema)}
+            self.schema = LazySchema(lenient(schema, defs), needed)
+
+
+#: JSON subtypes beyond ``json`` and ``*+json``: AWS's ``x-amz-json-1.1``, ``vnd.x-json``
+#: (a ``json`` after a separator, optionally versioned; ``x-ndjson`` is not one JSON value).
+_JSON_SUBTYPE = re.compile(r"(?:[\w.+-]*[-.+])?json(?:-[\d.]+)?")
 
 
 def _is_json(media: str) -> bool:
-    return media == "application/json" or media.endswith("+json") or media == "text/json"
+    if media == "application/json" or media.endswith("+json") or media == "text/json":
+        return True
+    major, _, minor = media.partition("/")
+    return major == "application" and "json" in minor and _JSON_SUBTYPE.fullmatch(minor) is not None
 
 
 @dataclass(slots=True)
@@ -97,7 +113,7 @@ class OperationValidator:
     def __init__(self, op: Operation, owner: RequestValidator) -> None:
         defs = owner._defs
         self.operation = op
-        params = [_ParamCheck(p, defs) for p in op.parameters]
+        params = [_ParamCheck(p, defs, owner) for p in op.parameters]
         self._path = [p for p in params if p.param.location == "path"]
         self._query = [p for p in params if p.param.location == "query"]
         # OpenAPI: header parameters named Accept, Content-Type or Authorization are ignored
@@ -120,6 +136,11 @@ class OperationValidator:
             else:
                 self._exact[check.media] = check
         self._documented = ", ".join(body.content) if body else ""
+        checks = [*self._exact.values(), *self._ranges.values(), *([self._any] if self._any else [])]
+        #: The documented JSON media type (a body of another JSON type is read by it).
+        self._json = next((c for c in checks if c.kind == "json"), None)
+        #: What a body without Content-Type is read as: the JSON media type, else the only one.
+        self._untyped = self._json or (checks[0] if len(checks) == 1 else None)
         self._memo: dict[tuple[str, ...], tuple[Problem, ...]] = {}
         self._has_body = bool(body and body.content)
 
@@ -132,7 +153,12 @@ class OperationValidator:
             check = self._exact.get(f"{major}/json")
             if check is not None:
                 return check
-        return self._ranges.get(major) or self._any
+        check = self._ranges.get(major) or self._any
+        if check is None and _is_json(media):
+            # JSON sent as another JSON type (text/json, application/json for a documented
+            # application/vnd.x+json): read it by the documented JSON media type
+            check = self._json
+        return check
 
     def validate(self, request: Request, path_params: dict[str, str]) -> list[Problem]:
         # A request without a body whose operation reads no headers or cookies is decided by its
@@ -234,8 +260,11 @@ class OperationValidator:
                 else:
                     value = coerce(raw, shape, p.location)
             except CoerceError as exc:
-                out.append(Problem(exc.path, cut(exc.reason)))
-                return
+                second = _loose_scalar(raw, shape) if type(raw) is str else _NO_READING
+                if second is _NO_READING:
+                    out.append(Problem(exc.path, cut(exc.reason)))
+                    return
+                value = second
         if p.schema is not None:
             p.schema.check(value, p.location, out)
 
@@ -251,12 +280,11 @@ class OperationValidator:
             return
         header = request.headers.get("content-type")
         if not header:
-            out.append(
-                Problem(
-                    "header.content-type", cut(f"missing Content-Type; expected one of {self._documented}")
-                )
-            )
-            return
+            # no Content-Type: read the body as the documented JSON type (else the only one)
+            untyped = self._untyped
+            if untyped is None:
+                return
+            header = untyped.media
         media = header.split(";", 1)[0].strip().lower()
         check = self._media(media)
         if check is None:
@@ -274,7 +302,8 @@ class OperationValidator:
             value = request.json()
             if value is None:
                 try:
-                    value = msgspec.json.decode(body)
+                    # a UTF-8 byte order mark some clients write is not part of the JSON text
+                    value = decode_request_json(body.removeprefix(b"\xef\xbb\xbf"))  # depth-bounded
                 except msgspec.DecodeError as exc:
                     out.append(Problem("body", cut(f"invalid JSON: {exc}")))
                     return
@@ -294,6 +323,36 @@ class OperationValidator:
             return
         if check.schema is not None:
             check.schema.check(value, "body", out)
+
+
+_NO_READING: Any = object()
+_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+
+
+def _loose_scalar(text: str, shape: Shape) -> Any:
+    """A second reading of a scalar parameter the strict one refused, for what clients commonly
+    send (a false 400 costs more than a missed one): surrounding spaces (``+5`` in a query is
+    `` 5``), ``True``/``FALSE``/``1``/``0`` for a boolean, ``5.0`` for an integer. Returns
+    ``_NO_READING`` when none applies."""
+    if shape.kind != "scalar":
+        return _NO_READING
+    types = shape.types
+    stripped = text.strip()
+    if stripped != text:
+        try:
+            return scalar(stripped, types, "")
+        except CoerceError:
+            pass
+    if "boolean" in types and stripped.lower() in _BOOLEANS:
+        return _BOOLEANS[stripped.lower()]
+    if "integer" in types:
+        try:
+            number = float(stripped)
+        except ValueError:
+            return _NO_READING
+        if number.is_integer() and abs(number) < 2**53:
+            return int(number)
+    return _NO_READING
 
 
 class _Raw:
@@ -430,7 +489,7 @@ class RequestValidator:
         schema = media.schema
         lazy = None
         if schema is not None:
-            stripped = strip_read_only(schema, self._defs)
+            stripped = lenient(strip_read_only(schema, self._defs), self._defs)
             needed = {n: self._request_def(n) for n in self._defs.closure(schema)}
             lazy = LazySchema(stripped, needed)
         shape = shape_of(schema, self._defs) if schema is not None else Shape(("object",), props={})
@@ -439,5 +498,7 @@ class RequestValidator:
     def _request_def(self, name: str) -> Schema:
         found = self._request_defs.get(name)
         if found is None:
-            found = self._request_defs[name] = strip_read_only(self._defs.defs[name], self._defs)
+            found = self._request_defs[name] = lenient(
+                strip_read_only(self._defs.defs[name], self._defs), self._defs, frozenset({name})
+            )
         return found

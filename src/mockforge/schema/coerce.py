@@ -80,10 +80,13 @@ def scalar(text: str, types: tuple[str, ...], path: str) -> Any:
     """One string as the first of ``types`` it reads as (integer, number, boolean, string, null)."""
     if not types:
         return text
-    if "integer" in types and _INT_RE.fullmatch(text):
-        return int(text)
-    if "number" in types and _NUM_RE.fullmatch(text):
-        return float(text) if any(c in text for c in ".eE") else int(text)
+    try:
+        if "integer" in types and _INT_RE.fullmatch(text):
+            return int(text)
+        if "number" in types and _NUM_RE.fullmatch(text):
+            return float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:  # past Python's 4,300-digit int conversion limit: a request, not a crash
+        raise CoerceError(path, f"a number of {len(text)} digits is too long") from None
     if "boolean" in types and text in ("true", "false"):
         return text == "true"
     if "string" in types:

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from mockforge.core.model import Request, Response
 from mockforge.core.responses import detail, encode_json, error_response
-from mockforge.openapi.model import MISSING, ApiModel, Operation, Schema
+from mockforge.openapi.error_answers import ErrorAnswers, problems_header, refusal_statuses
+from mockforge.openapi.model import ApiModel, Operation, Schema
+from mockforge.openapi.responses import ResponsePlanner
 from mockforge.openapi.routes import Matched, RouteTable
 from mockforge.openapi.validation import RequestValidator
 from mockforge.schema.generate import DataGenerator
@@ -92,6 +94,7 @@ class StateService:
         self.routes = RouteTable(model.operations)
         self.validator = RequestValidator(model.defs)
         self.shapes = Shapes(DataGenerator(model.defs, seed=self.seed_value))
+        self.errors = ErrorAnswers(ResponsePlanner(model, seed=self.seed_value))
         ops: dict[int, tuple[Resource, str]] = {}
         by_name: dict[str, Resource] = {}
         for r in self.plan.resources:
@@ -145,7 +148,7 @@ class StateService:
     # ---- the step
 
     async def answer(self, request: Request) -> Response | None:
-        match = self.routes.match(request.method, _target(request))
+        match = self.routes.match(request.method, _target(request), request.headers)
         if not isinstance(match, Matched):
             return None
         hit = self._ops.get(id(match.operation))
@@ -249,15 +252,13 @@ class StateService:
         return Response(status=status, headers=[*_JSON, *(headers or [])], body=encode_json(body), source="state")
 
     def _not_found(self, op: Operation, res: Resource, key: str) -> Response:
-        spec = op.responses.get("404")
-        schema = json_schema(spec)
-        if schema is not None and spec is not None:
-            media = next(iter(spec.content.values()))
-            examples = [media.example] if media.example is not MISSING else list(media.examples.values())
-            body = examples[0] if examples else self.shapes.gen.generate(schema)
-            return Response(status=404, headers=list(_JSON), body=encode_json(body), source="state")
+        """The documented 404 (its schema's body, the summary in its text fields), else ours."""
         what = "its parent" if key == "parent" else f"{res.id_field} {key!r}"
-        resp = error_response(404, "not_found", f"no {res.name} with {what}")
+        summary = f"no {res.name} with {what}"
+        documented = self.errors.answer(op, (404,), summary, [detail("path", summary)], source="state")
+        if documented is not None:
+            return documented
+        resp = error_response(404, "not_found", summary)
         resp.source = "state"
         return resp
 
@@ -282,12 +283,18 @@ class StateService:
                 "; ".join(str(p) for p in problems),
             )
             return None
-        return error_response(
-            self.validation.status,
-            "validation_failed",
-            f"request does not match {op.key}",
-            [detail(p.location, p.reason) for p in problems],
+        details = [detail(p.location, p.reason) for p in problems]
+        summary = f"request does not match {op.key}: {details[0]['location']}: {details[0]['reason']}"
+        statuses = refusal_statuses(self.validation.status, details)
+        documented = self.errors.answer(op, statuses, summary, details, source="state")
+        if documented is not None:
+            return documented
+        resp = error_response(
+            self.validation.status, "validation_failed", f"request does not match {op.key}", details,
+            [problems_header(details)],
         )
+        resp.problems = details
+        return resp
 
     def _body(self, request: Request) -> dict[str, Any] | Response:
         body = request.json()
