@@ -10,18 +10,27 @@
    ``http.state.max_resources``); the difference in MB (target < 15 MB).
 3. The same creates and reads over HTTP (one keep-alive client) with
    ``http.state.store: sqlite:///...``: creates/s and reads/s.
+4. Event-loop blocking while creates run: an in-process server (``MockServer`` on this loop), a
+   probe task that asks for a 1 ms sleep again and again and records how late each wake-up is,
+   and a client thread doing ``--lag-creates`` creates; p50/p99/max lateness with the memory store
+   (the baseline, same run) and with the SQLite store.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 from _util import free_port, have_wrk, mockforge_args, server_process, tree_rss, wrk
+
+from mockforge.testing.server import MockServer
 
 SPEC = "examples/petstore.yaml"
 
@@ -41,13 +50,59 @@ def _read(client: httpx.Client, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+async def _lag(store: str, creates: int) -> dict[str, float]:
+    """Lateness of 1 ms sleeps on the server's loop (ms) while a client thread creates pets."""
+    cfg = {"http": {"state": {"mode": "on", "store": store}}}
+    async with MockServer(cfg, spec=SPEC) as mock:
+        late: list[float] = []
+        done = asyncio.Event()
+
+        async def probe() -> None:
+            while not done.is_set():
+                t = time.perf_counter()
+                await asyncio.sleep(0.001)
+                late.append((time.perf_counter() - t - 0.001) * 1000)
+
+        # The client is another process: its work must not hold this process's GIL.
+        script = (
+            "import httpx, sys, time\n"
+            "n = int(sys.argv[2])\n"
+            "with httpx.Client(base_url=sys.argv[1]) as c:\n"
+            "    t = time.perf_counter()\n"
+            "    for i in range(n):\n"
+            "        assert c.post('/pets', json={'name': f'p{i}', 'kind': 'dog'}).status_code == 201\n"
+            "    print(n / (time.perf_counter() - t))\n"
+        )
+        task = asyncio.create_task(probe())
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, mock.url, str(creates), stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await proc.communicate()
+        rate = float(out)
+        done.set()
+        await task
+    late.sort()
+    return {"p50_ms": statistics.median(late), "p99_ms": late[int(len(late) * 0.99)], "max_ms": late[-1],
+            "creates_per_s": rate}
+
+
 def main() -> dict[str, object]:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--pets", type=int, default=10_000)
+    ap.add_argument("--lag-creates", type=int, default=2000)
+    ap.add_argument("--only-lag", action="store_true", help="run part 4 only")
     args = ap.parse_args()
     results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, store in (("memory", "memory"), ("sqlite", f"sqlite:///{tmp}/lag.db")):
+            for key, value in asyncio.run(_lag(store, args.lag_creates)).items():
+                results[f"loop_lag_{name}_{key}"] = value
+    if args.only_lag:
+        for key, value in results.items():
+            print(f"{key}: {value:.2f}")
+        return results
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with server_process(mockforge_args("--spec", SPEC, "--http-port", str(port), "--state", "on"), base + "/pets/7") \

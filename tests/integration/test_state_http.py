@@ -277,16 +277,40 @@ def test_state_changes_are_on_the_log_entry() -> None:
         assert None in states  # a read changes nothing
 
 
-def test_a_spec_reload_infers_again_keeps_the_store_and_reloads_the_seed_file(tmp_path: Path) -> None:
+def test_watch_reloads_the_seed_file_alone_and_after_a_spec_change(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``--watch``: an edit of the seed file alone is loaded again (the store keeps what clients
+    created), a bad one is logged and changes nothing, and a spec change infers again and loads
+    the seed file after it."""
+    import logging
+    import time
+
+    def until(check: Any, what: str) -> None:
+        deadline = time.monotonic() + 10
+        while not check():
+            assert time.monotonic() < deadline, f"not within 10 s: {what}"
+            time.sleep(0.02)
+
+    caplog.set_level(logging.INFO, logger="mockforge")
+    spec = tmp_path / "petstore.yaml"
+    spec.write_text(PETSTORE.read_text())
     seeds = tmp_path / "seeds.yaml"
     seeds.write_text("pets:\n  - {id: 3, name: a, kind: dog}\n")
-    with MockServer(_state("on", seed=str(seeds)), spec=PETSTORE) as server, httpx.Client(base_url=server.url) as c:
+    config = {"http": {"specs": [str(spec)], "watch": True, "state": {"mode": "on", "seed": str(seeds)}}}
+    with MockServer(config) as server, httpx.Client(base_url=server.url) as c:
         made = c.post("/pets", json={"name": "kept", "kind": "cat"}).json()
-        seeds.write_text("pets:\n  - {id: 3, name: renamed, kind: dog}\n")
-        model = server.server.load_spec_model()
-        server._on_loop(lambda: server.server.reload_spec(model))
-        assert c.get("/pets/3").json()["name"] == "renamed"
+        seeds.write_text("pets:\n  - {id: 3, name: renamed, kind: dog}\n  - {id: 4, name: new, kind: dog}\n")
+        until(lambda: c.get("/pets/3").json()["name"] == "renamed", "the edited seed file is loaded")
+        assert c.get("/pets/4").json()["name"] == "new"
         assert c.get(f"/pets/{made['id']}").json()["name"] == "kept"
-        seeds.write_text("cats: []\n")  # a bad seed file on reload is logged; serving goes on
-        server._on_loop(lambda: server.server.reload_spec(server.server.load_spec_model()))
-        assert c.get("/pets/3").json()["name"] == "renamed"
+        seeds.write_text("cats: []\n")  # a bad seed file is logged; serving goes on, nothing changes
+        until(lambda: "seed file not reloaded" in caplog.text, "the bad seed file is reported")
+        assert "no resource 'cats'" in caplog.text and c.get("/pets/3").json()["name"] == "renamed"
+        seeds.write_text("pets:\n  - {id: 3, name: again, kind: dog}\n")
+        until(lambda: c.get("/pets/3").json()["name"] == "again", "the fixed seed file is loaded")
+        c.put("/pets/3", json={"name": "client", "kind": "dog"})
+        spec.write_text(spec.read_text().replace("A small pet store", "A changed pet store"))
+        until(lambda: "spec reloaded" in caplog.text, "the spec is reloaded")
+        until(lambda: c.get("/pets/3").json()["name"] == "again", "the seed file is loaded after the spec")
+        assert c.get(f"/pets/{made['id']}").json()["name"] == "kept"

@@ -2,6 +2,7 @@
 service the admin API and ``MockServer.state`` use.
 
     step = StateService(runtime.config.http.state, model, seed=..., validation=..., tail=...)
+    await step.start()            # seeds: the spec's examples, then the seed file
     await step.answer(request)    # a Response for a resource operation it can answer, else None
 
 Per request: one route lookup (the compiled ``RouteTable``), one dict lookup from the operation
@@ -80,10 +81,14 @@ class StateService:
         #: snapshot id -> store dump (the admin API's; kept here so that every handler sees them)
         self.snapshots: OrderedDict[str, Any] = OrderedDict()
         self.snapshot_ids = itertools.count(1)
-        if cfg.seed_from_examples:
-            self.seed_from_examples()
-        if cfg.seed:
-            self.seed_file(cfg.seed)
+
+    async def start(self) -> None:
+        """Seed the default namespace (the spec's examples, then ``http.state.seed``); a bad
+        seed file raises ``ConfigError`` naming it."""
+        if self.cfg.seed_from_examples:
+            await self.seed_from_examples()
+        if self.cfg.seed:
+            await self.seed_file(self.cfg.seed)
 
     def _use(self, model: ApiModel) -> None:
         """Everything decided from the spec, once (at start and on a hot reload)."""
@@ -109,21 +114,27 @@ class StateService:
         self._ops = ops
 
     def reload(self, model: ApiModel) -> None:
-        """A new spec (``--watch``): infer again, keep what is stored, load the seed file again
-        (a bad one is logged and the stored state kept: a reload never stops the server)."""
+        """A new spec (``--watch``): infer again and keep what is stored. The watcher then calls
+        ``reload_seed`` (after a spec change, and when the seed file alone changed)."""
+        self._use(model)
+
+    async def reload_seed(self) -> int:
+        """Load the seed file again (``--watch``); a bad one is logged and the stored state kept
+        (a reload never stops the server). How many documents were stored."""
         from mockforge.errors import MockforgeError
 
-        self._use(model)
-        if self.cfg.seed:
-            try:
-                self.seed_file(self.cfg.seed)
-            except MockforgeError as exc:
-                log.error("state: seed file not reloaded: %s", exc)
+        if not self.cfg.seed:
+            return 0
+        try:
+            n = await self.seed_file(self.cfg.seed)
+        except MockforgeError as exc:
+            log.error("state: seed file not reloaded, the stored state is kept: %s", exc)
+            return 0
+        log.info("state: seed file %s reloaded: %d resources", self.cfg.seed, n)
+        return n
 
     async def aclose(self) -> None:
-        close = getattr(self.store, "close", None)  # the SQLite file; memory has nothing to close
-        if close is not None:
-            close()
+        await self.store.aclose()
 
     # ---- addressing
 
@@ -134,13 +145,13 @@ class StateService:
             out = out.replace("{" + p + "}", params.get(p, ""))
         return out
 
-    def _parent_missing(self, ns: str, res: Resource, params: dict[str, str]) -> bool:
+    async def _parent_missing(self, ns: str, res: Resource, params: dict[str, str]) -> bool:
         parent_item = res.collection.rsplit("/", 1)[0]
         parent = self._by_item.get(parent_item)
         if parent is None:
             return False
         key = params.get(parent.item_param, "")
-        return self.store.get(ns, self.bucket(parent, params), key) is None
+        return await self.store.get(ns, self.bucket(parent, params), key) is None
 
     # ---- the step
 
@@ -155,10 +166,10 @@ class StateService:
         op = match.operation
         params = match.params
         ns = request.headers.get(self.header) or DEFAULT_NS
-        if self.strict and res.parents and self._parent_missing(ns, res, params):
+        if self.strict and res.parents and await self._parent_missing(ns, res, params):
             response: Response | None = self._not_found(op, res, "parent")
         else:
-            response = self._decide(request, op, res, role, ns, params)
+            response = await self._decide(request, op, res, role, ns, params)
         if response is None:
             return None
         request.route = match.template
@@ -168,32 +179,34 @@ class StateService:
         done = response
         return await self.tail.finish(request, lambda: done, operation_id=op.operation_id, tags=op.tags)
 
-    def _decide(
+    async def _decide(
         self, request: Request, op: Operation, res: Resource, role: str, ns: str, params: dict[str, str]
     ) -> Response | None:
         bucket = self.bucket(res, params)
         method = request.method
         if role == "collection":
             if method == "POST":
-                return self._create(request, op, res, ns, bucket, params)
+                return await self._create(request, op, res, ns, bucket, params)
             if method == "GET":
-                return self._list(request, op, res, ns, bucket)
+                return await self._list(request, op, res, ns, bucket)
             return None
         key = params.get(res.item_param, "")
-        old = self.store.get(ns, bucket, key)
+        old = await self.store.get(ns, bucket, key)
         if old is None and not (method == "PUT" and "201" in op.responses):
             return self._not_found(op, res, key) if self.strict else None
         if method in ("GET", "HEAD"):
             return self._doc_answer(op, old, "")
         if method == "DELETE":
-            gone = self.store.delete(ns, bucket, key)
+            gone = await self.store.delete(ns, bucket, key)
+            if gone is None:  # deleted by a concurrent request meanwhile
+                return self._not_found(op, res, key) if self.strict else None
             self._changed(request, "delete", ns, bucket, key)
             status, spec = documented(op, "204")
             if status == 204 or json_schema(spec) is None:
                 return Response(status=status, source="state")
             return self._doc_answer(op, gone, "")
         if method in ("PUT", "PATCH"):
-            return self._write(request, op, res, ns, bucket, key, old)
+            return await self._write(request, op, res, ns, bucket, key, old)
         return None
 
     # ---- answers
@@ -255,9 +268,9 @@ class StateService:
             )
         return body
 
-    def _new_id(self, res: Resource, ns: str, bucket: str) -> tuple[Any, str]:
+    async def _new_id(self, res: Resource, ns: str, bucket: str) -> tuple[Any, str]:
         if res.id_kind == "integer":
-            value = self.store.next_int(ns, bucket, 1001)
+            value = await self.store.next_int(ns, bucket, 1001)
             return value, str(value)
         sub = self.shapes.props(res.schema).get(res.id_field)
         if (
@@ -268,12 +281,12 @@ class StateService:
         ):
             for _ in range(5):
                 cand = self.shapes.gen.generate(sub)
-                if isinstance(cand, str) and cand and self.store.get(ns, bucket, cand) is None:
+                if isinstance(cand, str) and cand and await self.store.get(ns, bucket, cand) is None:
                     return cand, cand
         text = str(uuid.uuid4())
         return text, text
 
-    def _create(
+    async def _create(
         self, request: Request, op: Operation, res: Resource, ns: str, bucket: str, params: dict[str, str]
     ) -> Response:
         refused = self._refuse(request, op, params)
@@ -290,26 +303,26 @@ class StateService:
         ):
             value: Any = sent
             key = str(sent)
-            if self.store.get(ns, bucket, key) is not None:
-                return error_response(
-                    409,
-                    "conflict",
-                    f"{res.name} with {res.id_field} {key!r} exists",
-                    [detail(f"body.{res.id_field}", "already exists")],
-                )
         else:
-            value, key = self._new_id(res, ns, bucket)
+            value, key = await self._new_id(res, ns, bucket)
         doc = self.shapes.conform(res.schema, self.shapes.created_doc(res.schema, body))
         doc[res.id_field] = value
-        try:
-            self.store.put(ns, bucket, key, doc)
+        try:  # only_new: the duplicate check and the write are one step of the store
+            stored = await self.store.put(ns, bucket, key, doc, only_new=True)
         except StoreFull as exc:
             return error_response(507, "state_full", f"{exc}: delete resources or raise the bound")
+        if not stored:
+            return error_response(
+                409,
+                "conflict",
+                f"{res.name} with {res.id_field} {key!r} exists",
+                [detail(f"body.{res.id_field}", "already exists")],
+            )
         self._changed(request, "create", ns, bucket, key)
         location = f"{request.path.rstrip('/')}/{key}"
         return self._doc_answer(op, doc, "201", [("location", location)])
 
-    def _write(
+    async def _write(
         self, request: Request, op: Operation, res: Resource, ns: str, bucket: str, key: str, old: dict[str, Any] | None
     ) -> Response:
         ctype = (request.headers.get("content-type") or "").lower()
@@ -321,7 +334,7 @@ class StateService:
         raw = request.json()
         if is_json_patch:
             try:
-                doc = json_patch(old or {}, raw)
+                doc = json_patch(old or {}, raw, self.cfg.max_patch_ops)
             except PatchError as exc:
                 return error_response(
                     422, "patch_failed", "the JSON Patch cannot be applied", [detail(f"body{exc.where}", exc.reason)]
@@ -349,7 +362,7 @@ class StateService:
         if not self.strict:  # strict refused an invalid result above; on keeps answers valid
             doc = self.shapes.conform(res.schema, doc)
         try:
-            created = self.store.put(ns, bucket, key, doc)
+            created = await self.store.put(ns, bucket, key, doc)
         except StoreFull as exc:
             return error_response(507, "state_full", f"{exc}: delete resources or raise the bound")
         self._changed(request, "create" if created else "update", ns, bucket, key)
@@ -361,8 +374,8 @@ class StateService:
 
     # ---- lists
 
-    def _list(self, request: Request, op: Operation, res: Resource, ns: str, bucket: str) -> Response:
-        items = self.store.items(ns, bucket)
+    async def _list(self, request: Request, op: Operation, res: Resource, ns: str, bucket: str) -> Response:
+        items = await self.store.items(ns, bucket)
         declared = {p.name for p in op.parameters if p.location == "query"}
         query = request.query
         scalars = {
@@ -421,7 +434,7 @@ class StateService:
 
     # ---- seeds, changes
 
-    def seed_from_examples(self) -> int:
+    async def seed_from_examples(self) -> int:
         """Objects in the collection GET's examples seed the default namespace (top-level
         collections only: a nested one has no parent id to file them under)."""
         count = 0
@@ -436,10 +449,10 @@ class StateService:
                 for ex in examples:
                     docs = ex.get(res.list_property) if isinstance(ex, dict) and res.list_property else ex
                     if isinstance(docs, list):
-                        count += self.seed(res, docs)
+                        count += await self.seed(res, docs)
         return count
 
-    def seed_file(self, path: str) -> int:
+    async def seed_file(self, path: str) -> int:
         """Load ``http.state.seed`` (resource name or collection path -> list of objects) into the
         default namespace; the whole file is checked first, then stored (whole or not at all).
         ``ConfigError`` names the file and the key of the first problem."""
@@ -459,9 +472,9 @@ class StateService:
                 if not isinstance(doc, dict) or not isinstance(doc.get(res.id_field), (str, int)):
                     raise ConfigError(f"an object with {res.id_field!r} is required", file=path, where=f"{key}.{i}")
             plan.append((res, docs))
-        return sum(self.seed(res, docs) for res, docs in plan)
+        return sum([await self.seed(res, docs) for res, docs in plan])
 
-    def seed(
+    async def seed(
         self, res: Resource, docs: list[Any], ns: str = DEFAULT_NS, bucket: str | None = None, *, strict: bool = False
     ) -> int:
         """Store each object of ``docs`` that has an id (kept as given); how many were stored.
@@ -471,7 +484,7 @@ class StateService:
             if isinstance(doc, dict) and isinstance(doc.get(res.id_field), (str, int)):
                 try:
                     kept = self.shapes.conform(res.schema, dict(doc))
-                    self.store.put(ns, bucket or res.collection, str(doc[res.id_field]), kept)
+                    await self.store.put(ns, bucket or res.collection, str(doc[res.id_field]), kept)
                 except StoreFull:
                     if strict:
                         raise
