@@ -100,7 +100,7 @@ class StateConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_namespaces: int = 1_000
     #: Operations in one JSON Patch (``application/json-patch+json``) request; more is 422.
     max_patch_ops: int = 1_000
-    #: Overrides of inference: {collection, item, id_field, id_kind, list_property}.
+    #: Overrides of inference: {collection, item, id_field, id_kind, list_property, wrapper}.
     resources: list[dict[str, Any]] = []
     #: Seed collections from the spec's examples.
     seed_from_examples: bool = True

@@ -105,6 +105,7 @@ class StateAdmin:
                     "id_field": r.id_field,
                     "id_kind": r.id_kind,
                     "list_property": r.list_property,
+                    "wrapper": r.wrapper,
                 }
                 for r in svc.plan.resources
             ],

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import uuid
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,8 @@ log = logging.getLogger("mockforge.state")
 DEFAULT_NS = "default"
 _JSON = [("content-type", "application/json")]
 _PAGE_SIZE = ("limit", "per_page", "pageSize", "page_size", "perPage", "size", "count", "maxResults")
+#: characters that would not survive as one path segment of ``Location``
+_UNSAFE_ID = re.compile(r"[/?#%\s]")
 _TOTALS = ("total", "count", "total_count", "totalCount", "totalItems", "total_items")
 
 
@@ -195,7 +198,7 @@ class StateService:
         if old is None and not (method == "PUT" and "201" in op.responses):
             return self._not_found(op, res, key) if self.strict else None
         if method in ("GET", "HEAD"):
-            return self._doc_answer(op, old, "")
+            return self._doc_answer(op, res, old, "")
         if method == "DELETE":
             gone = await self.store.delete(ns, bucket, key)
             if gone is None:  # deleted by a concurrent request meanwhile
@@ -204,20 +207,35 @@ class StateService:
             status, spec = documented(op, "204")
             if status == 204 or json_schema(spec) is None:
                 return Response(status=status, source="state")
-            return self._doc_answer(op, gone, "")
+            return self._doc_answer(op, res, gone, "")
         if method in ("PUT", "PATCH"):
-            return await self._write(request, op, res, ns, bucket, key, old)
+            return await self._write(request, op, res, ns, bucket, key, old, params)
         return None
 
     # ---- answers
 
     def _doc_answer(
-        self, op: Operation, doc: Any, prefer: str, headers: list[tuple[str, str]] | None = None
+        self, op: Operation, res: Resource, doc: Any, prefer: str, headers: list[tuple[str, str]] | None = None
     ) -> Response:
         status, spec = documented(op, prefer)
-        schema = json_schema(spec)
-        body = self.shapes.render(doc, schema) if schema is not None else doc
+        body = self._item_body(res, json_schema(spec), doc)
         return Response(status=status, headers=[*_JSON, *(headers or [])], body=encode_json(body), source="state")
+
+    def _item_body(self, res: Resource, schema: Schema | None, doc: Any) -> Any:
+        """One stored item as the documented answer: the ``oneOf``/``anyOf`` alternative meant
+        for one item, and the item put back in its wrapper (``{"droplet": {...}}``) when the
+        resource has one; the wrapper's other properties (``links``...) are generated."""
+        wrapper = res.wrapper
+        if schema is None:
+            return {wrapper: doc} if wrapper else doc
+        branch = self.shapes.branch(schema, wrapper)
+        sub = self.shapes.props(branch).get(wrapper) if wrapper else None
+        if wrapper is None or sub is None:
+            return self.shapes.render(doc, branch)
+        base = self.shapes.gen.generate(branch)
+        env: dict[str, Any] = dict(base) if isinstance(base, dict) else {}
+        env[wrapper] = self.shapes.render(doc, sub)
+        return env
 
     def _not_found(self, op: Operation, res: Resource, key: str) -> Response:
         spec = op.responses.get("404")
@@ -260,28 +278,61 @@ class StateService:
             [detail(p.location, p.reason) for p in problems],
         )
 
-    def _body(self, request: Request) -> dict[str, Any] | Response:
-        body = request.json()
+    def _body(self, request: Request, res: Resource) -> dict[str, Any] | Response:
+        body = self._unwrapped(res, request.json())
         if not isinstance(body, dict):
             return error_response(
                 400, "invalid_body", "a JSON object body is required", [detail("body", "not a JSON object")]
             )
         return body
 
+    def _unwrapped(self, res: Resource, body: Any) -> Any:
+        """A write that sends the item in its wrapper (``{"droplet": {...}}``) stores the item."""
+        if (
+            res.wrapper
+            and isinstance(body, dict)
+            and len(body) == 1
+            and isinstance(body.get(res.wrapper), dict)
+            and res.wrapper not in self.shapes.props(res.schema)
+        ):
+            return body[res.wrapper]
+        return body
+
+    def _with_parents(self, res: Resource, doc: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+        """A nested item that has a property named for a parent's path parameter
+        (``customerId`` under ``/customers/{customerId}/...``) carries the parent id of its path."""
+        props = self.shapes.props(res.schema)
+        for name in res.parents:
+            sub = props.get(name)
+            value = params.get(name)
+            if isinstance(sub, dict) and value is not None:
+                kind = self.shapes.flat(sub).get("type")
+                doc[name] = int(value) if kind == "integer" and value.isdigit() and len(value) < 19 else value
+        return doc
+
     async def _new_id(self, res: Resource, ns: str, bucket: str) -> tuple[Any, str]:
         if res.id_kind == "integer":
             value = await self.store.next_int(ns, bucket, 1001)
             return value, str(value)
-        sub = self.shapes.props(res.schema).get(res.id_field)
-        if (
-            res.id_kind == "string"
-            and isinstance(sub, dict)
-            and (sub.get("format") or sub.get("pattern"))
-            and res.schema
-        ):
+        # a string id follows the id property's format or pattern, else the path parameter's
+        # (``/floating_ips/{floating_ip}`` with ``format: ipv4``); else a uuid
+        sub = next(
+            (
+                s
+                for s in (self.shapes.props(res.schema).get(res.id_field), res.param_schema)
+                if isinstance(s, dict) and (self.shapes.flat(s).get("format") or self.shapes.flat(s).get("pattern"))
+            ),
+            None,
+        )
+        if res.id_kind == "string" and sub is not None:
             for _ in range(5):
                 cand = self.shapes.gen.generate(sub)
-                if isinstance(cand, str) and cand and await self.store.get(ns, bucket, cand) is None:
+                if (
+                    isinstance(cand, str)
+                    and cand
+                    and not _UNSAFE_ID.search(cand)
+                    and await self.store.get(ns, bucket, cand) is None
+                ):
                     return cand, cand
         text = str(uuid.uuid4())
         return text, text
@@ -292,7 +343,7 @@ class StateService:
         refused = self._refuse(request, op, params)
         if refused is not None:
             return refused
-        body = self._body(request)
+        body = self._body(request, res)
         if isinstance(body, Response):
             return body
         sent = body.get(res.id_field)
@@ -305,7 +356,8 @@ class StateService:
             key = str(sent)
         else:
             value, key = await self._new_id(res, ns, bucket)
-        doc = self.shapes.conform(res.schema, self.shapes.created_doc(res.schema, body))
+        doc = self._with_parents(res, self.shapes.created_doc(res.schema, body), params)
+        doc = self.shapes.conform(res.schema, doc)
         doc[res.id_field] = value
         try:  # only_new: the duplicate check and the write are one step of the store
             stored = await self.store.put(ns, bucket, key, doc, only_new=True)
@@ -320,18 +372,26 @@ class StateService:
             )
         self._changed(request, "create", ns, bucket, key)
         location = f"{request.path.rstrip('/')}/{key}"
-        return self._doc_answer(op, doc, "201", [("location", location)])
+        return self._doc_answer(op, res, doc, "201", [("location", location)])
 
     async def _write(
-        self, request: Request, op: Operation, res: Resource, ns: str, bucket: str, key: str, old: dict[str, Any] | None
+        self,
+        request: Request,
+        op: Operation,
+        res: Resource,
+        ns: str,
+        bucket: str,
+        key: str,
+        old: dict[str, Any] | None,
+        params: dict[str, str],
     ) -> Response:
         ctype = (request.headers.get("content-type") or "").lower()
         is_json_patch = request.method == "PATCH" and ctype.startswith("application/json-patch+json")
         patching = request.method == "PATCH"  # a patch body is partial: its result is what is checked
-        refused = self._refuse(request, op, {res.item_param: key, **request.path_params}, patch=patching)
+        refused = self._refuse(request, op, params, patch=patching)
         if refused is not None:
             return refused
-        raw = request.json()
+        raw = request.json() if is_json_patch else self._unwrapped(res, request.json())
         if is_json_patch:
             try:
                 doc = json_patch(old or {}, raw, self.cfg.max_patch_ops)
@@ -351,6 +411,7 @@ class StateService:
             )
         if not isinstance(doc, dict):
             return error_response(422, "patch_failed", "the patched resource is not an object")
+        doc = self._with_parents(res, doc, params)
         doc[res.id_field] = old.get(res.id_field) if old is not None else self._typed_id(res, key)
         mode = self.validation.overrides.get(op.key, self.validation.mode)
         if (self.strict or (patching and mode == "enforce")) and res.schema:
@@ -366,7 +427,7 @@ class StateService:
         except StoreFull as exc:
             return error_response(507, "state_full", f"{exc}: delete resources or raise the bound")
         self._changed(request, "create" if created else "update", ns, bucket, key)
-        return self._doc_answer(op, doc, "201" if created else "")
+        return self._doc_answer(op, res, doc, "201" if created else "")
 
     @staticmethod
     def _typed_id(res: Resource, key: str) -> Any:
