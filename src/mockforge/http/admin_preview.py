@@ -257,7 +257,7 @@ class AnswerPreview:
 
         # ---- state
         if services.state is not None:
-            state = services.state.preview(request)
+            state = await services.state.preview(request)
             if state is not None:
                 resource, action, answer = state
                 steps.append({"step": "state", "result": f"{action} {resource}"})
