@@ -55,6 +55,8 @@ def main() -> None:
 @click.option("--watch", is_flag=True, default=None, help="Reload specs, stub files and config routes on change.")
 @click.option("--validation", type=click.Choice(["off", "warn", "enforce"]), help="Request validation mode.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Log level.")
+@click.option("--log-requests", is_flag=True, default=None,
+              help="Print one line per exchange on stderr (time, protocol, method, path, status, source, ms).")
 @click.option("--fixtures-mode", type=click.Choice(["off", "replay", "replay_strict", "record", "record_missing"]),
               help="Record/replay mode for fixtures on disk.")
 @click.option("--record", "record_url", metavar="URL", help="Record mode, proxying to this upstream URL.")
@@ -88,6 +90,7 @@ def serve(**opts: Any) -> None:
         "http.watch": opts["watch"],
         "http.validation.mode": opts["validation"],
         "observability.log_level": opts["log_level"],
+        "observability.log_requests": opts["log_requests"],
         "core.fixtures.mode": opts["fixtures_mode"],
         "core.fixtures.dir": opts["fixtures_dir"],
         "http.tls.auto": opts["tls"],

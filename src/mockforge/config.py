@@ -270,6 +270,8 @@ class MetricsConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 class ObservabilityConfig(msgspec.Struct, frozen=True, kw_only=True):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: One line per exchange on stderr: time, protocol, method, path, status, source, ms.
+    log_requests: bool = False
     metrics: MetricsConfig = MetricsConfig()
 
 
@@ -344,6 +346,7 @@ ENV_KEYS: dict[str, str] = {
     "MOCKFORGE_FIXTURES_DIR": "core.fixtures.dir",
     "MOCKFORGE_PROXY_UPSTREAM": "core.proxy.upstream",
     "MOCKFORGE_LOG_LEVEL": "observability.log_level",
+    "MOCKFORGE_LOG_REQUESTS": "observability.log_requests",
     "MOCKFORGE_METRICS_PORT": "observability.metrics.port",
 }
 
@@ -554,11 +557,14 @@ def build_config(
     """Layer file data, profile, environment and overrides, then validate into a ``Config``.
 
     ``overrides`` maps dotted key paths to values (what CLI flags set); ``None`` values are skipped.
+    Each layer is also checked on its own, so a wrong value is reported even when a higher layer
+    overrides it (an environment variable's error names the variable).
     """
     raw: dict[str, Any] = dict(data or {})
     profiles = raw.pop("profiles", None) or {}
     if not isinstance(profiles, dict):
         raise ConfigError("'profiles' must be a mapping of name -> overlay", file=file, where="profiles")
+    _check_layer(raw, label=file or "<config>")
     if profile:
         if profile not in profiles:
             known = ", ".join(sorted(profiles)) or "none defined"
@@ -566,11 +572,15 @@ def build_config(
         overlay = profiles[profile]
         if not isinstance(overlay, dict):
             raise ConfigError("a profile must be a mapping", file=file, where=f"profiles.{profile}")
+        _check_layer(overlay, label=file or "<config>", prefix=f"profiles.{profile}.")
         raw = deep_merge(raw, overlay)
     if file:
         _resolve_paths(raw, Path(file).resolve().parent)
-    env_data = _env_overrides(os.environ if env is None else env)
+    environ = os.environ if env is None else env
+    env_data = _env_overrides(environ)
     if env_data:
+        names = {key: name for name, key in ENV_KEYS.items() if name in environ}
+        _check_layer(env_data, label="environment", names=names)
         cwd = Path.cwd()
         _resolve_paths(env_data, cwd)
         raw = deep_merge(raw, env_data)
@@ -579,6 +589,7 @@ def build_config(
         for key, value in overrides.items():
             if value is not None:
                 set_path(flags, key, value)
+        _check_layer(flags, label="command line")
         _resolve_paths(flags, Path.cwd())
         raw = deep_merge(raw, flags)
     unknown = _unknown_keys(raw, Config, "")
@@ -587,18 +598,53 @@ def build_config(
         log.warning("unknown config keys ignored%s: %s", where, ", ".join(unknown))
         _drop_keys(raw, unknown)
     raw["source"] = file
-    if isinstance(get_path(raw, "http.state.mode"), bool):  # YAML 1.1 reads a bare on/off as a boolean
-        set_path(raw, "http.state.mode", "on" if get_path(raw, "http.state.mode") else "off")
+    _normalise(raw)
     try:
         cfg = msgspec.convert(raw, Config, strict=False)
     except msgspec.ValidationError as exc:
-        path, reason = _where(exc)
-        choices = _choices(path)
-        if choices:
-            reason = f"{reason}; expected one of: {', '.join(choices)}"
+        path, reason = _reason(exc)
         raise ConfigError(reason, file=file or "<config>", where=path or None) from None
     _check(cfg, file)
     return cfg
+
+
+def _normalise(raw: dict[str, Any]) -> None:
+    if isinstance(get_path(raw, "http.state.mode"), bool):  # YAML 1.1 reads a bare on/off as a boolean
+        set_path(raw, "http.state.mode", "on" if get_path(raw, "http.state.mode") else "off")
+
+
+def _reason(exc: msgspec.ValidationError) -> tuple[str, str]:
+    """(key path, reason) of a conversion error, with the choices of a Literal key."""
+    path, reason = _where(exc)
+    choices = _choices(path)
+    if choices:
+        reason = f"{reason}; expected one of: {', '.join(choices)}"
+    return path, reason
+
+
+def _check_layer(
+    layer: Mapping[str, Any], *, label: str, prefix: str = "", names: Mapping[str, str] | None = None
+) -> None:
+    """Validate one layer (file, profile, environment, flags) on its own: ``ConfigError`` naming
+    the layer and the key (the variable, for the environment) when a value in it is wrong, even
+    if a higher layer overrides that value."""
+    if not layer:
+        return
+    data = deep_merge({}, layer)  # a copy: _normalise must not change the caller's mappings
+    data.pop("source", None)
+    _normalise(data)
+    try:
+        _check(msgspec.convert(data, Config, strict=False), label)
+        return
+    except msgspec.ValidationError as exc:
+        path, reason = _reason(exc)
+    except ConfigError as exc:
+        path, reason = exc.where or "", exc.message
+    if names is not None:  # name the variable that set this key (or the section holding it)
+        name = next((n for key, n in names.items() if path == key or path.startswith(key + ".")), None)
+        if name is not None:
+            label = f"environment variable {name}"
+    raise ConfigError(reason, file=label, where=f"{prefix}{path}" if path else prefix.rstrip(".") or None)
 
 
 def _check(cfg: Config, file: str | None) -> None:
