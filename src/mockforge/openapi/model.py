@@ -116,5 +116,8 @@ class ApiModel:
     files: set[str] = field(default_factory=set)
     #: One line per problem that did not stop loading (broken operation, invalid example, ...).
     warnings: list[str] = field(default_factory=list)
+    #: The lines of ``warnings`` that left something out (a skipped operation or path item): load
+    #: errors. Hot reload keeps the last good model when an edit adds one (watch.py).
+    errors: list[str] = field(default_factory=list)
     #: Header names (lower case) of every ``apiKey`` scheme in ``header``: redacted in the log.
     api_key_headers: set[str] = field(default_factory=set)
