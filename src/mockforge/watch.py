@@ -13,8 +13,10 @@ repository.
 
 A bad edit (a YAML syntax error, a broken ``$ref``, an invalid stub) is reported once, on one
 warning line naming the file and the line or JSON pointer, and the last good version keeps
-serving: a spec is swapped only when the whole new model loaded, a stub file only when all of
-its stubs parsed, ``http.routes`` only when every route parsed. "Once" holds because a change
+serving: a spec is swapped only when the whole new model loaded without a load error it did not
+have before (an operation left out because its ``$ref`` broke is one: serving the reduced model
+would drop a route silently), a stub file only when all of its stubs parsed, ``http.routes``
+only when every route parsed. Warnings (an invalid example, say) do not stop a reload. "Once" holds because a change
 is acted on only when the file's content differs from the content last acted on, so the several
 events one save can produce do not repeat the warning.
 """
@@ -245,6 +247,13 @@ class Watcher:
         server = self.server
         try:
             model = await asyncio.to_thread(server.load_spec_model)
+            current = server.spec
+            known = set(current.model.errors) if current is not None else set()
+            added = [line for line in model.errors if line not in known]
+            if added:
+                more = f" (and {len(added) - 1} more)" if len(added) > 1 else ""
+                log.warning("spec not reloaded, the last good version keeps serving: %s%s", added[0], more)
+                return
             answerer = server.reload_spec(model)
         except MockforgeError as exc:
             log.warning("spec not reloaded, the last good version keeps serving: %s", exc)
