@@ -104,14 +104,14 @@ def _ref_only_cycles(res: Resolver) -> list[str]:
     done: set[str] = set()
     for start in nxt:
         path: list[str] = []
-        name: str | None = start
-        while name is not None and name in nxt and name not in done and name not in path:
-            path.append(name)
-            name = nxt[name]
+        at = start
+        while at in nxt and at not in done and at not in path:
+            path.append(at)
+            at = nxt[at]
         done.update(path)
-        if name is None or name not in path:
+        if at not in path:
             continue
-        cycle = path[path.index(name):]
+        cycle = path[path.index(at):]
         place = res.origin(cycle[0])
         where = f"{shown(place[0])} at {place[1]}" if place else cycle[0]
         names = " -> ".join([*cycle, cycle[0]])
