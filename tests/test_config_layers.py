@@ -66,3 +66,14 @@ def test_mock_server_checks_http_port_like_the_cli() -> None:
         MockServer(config={"http": {"port": 70000}})
     with pytest.raises(ConfigError, match=r"at http\.port: Expected `int`, got `str`"):
         MockServer(config={"http": {"port": "eighty"}})
+
+
+@pytest.mark.parametrize("entry", ["http://x", "a b", "", "-lead.test", "10.0.0.0/33"])
+def test_a_bad_callback_allow_hosts_entry_is_an_error(entry: str) -> None:
+    msg = error_of(data={"http": {"callbacks": {"allow_hosts": ["localhost", entry]}}}, file="mf.yaml", env={})
+    assert msg.startswith("mf.yaml at http.callbacks.allow_hosts.1: expected a host name, IP or CIDR range")
+
+
+def test_callback_bounds_must_be_positive() -> None:
+    msg = error_of(data={"http": {"callbacks": {"max_in_flight": 0}}}, env={})
+    assert msg == "<config> at http.callbacks.max_in_flight: expected a number > 0, got 0"

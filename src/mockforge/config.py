@@ -21,6 +21,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
+from mockforge.core.hosts import entry_ok
 from mockforge.core.limits import DEFAULT_LIMITS, LimitError, check_utf8, decode_document
 from mockforge.errors import ConfigError
 
@@ -108,6 +109,19 @@ class StateConfig(msgspec.Struct, frozen=True, kw_only=True):
     store: str = "memory"
 
 
+class CallbacksConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """OpenAPI callbacks and 3.1 webhooks that mockforge sends (docs/CALLBACKS.md)."""
+
+    #: Names, IPs or CIDR ranges callbacks may go to; a name only to addresses the list allows.
+    allow_hosts: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1", "::1", "localhost"])
+    max_in_flight: int = 64  #: sending at once (retries included); more are dropped and counted
+    timeout_ms: int = 5000  #: per attempt, from connecting to the end of the (capped) answer
+    retries: int = 2  #: attempts after a failure to connect, a timeout, a 5xx or a 429
+    retry_backoff_ms: int = 200  #: before the first retry; doubled before each next one
+    max_url_bytes: int = 2048  #: longer callback URLs are not sent
+    max_response_bytes: int = 64 * 1024  #: bytes of a receiver's answer read
+
+
 class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = DEFAULT_HTTP_PORT
@@ -145,6 +159,7 @@ class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
     tls: TlsConfig = TlsConfig()
     drift: DriftConfig = DriftConfig()
     state: StateConfig = StateConfig()
+    callbacks: CallbacksConfig = CallbacksConfig()
 
 
 class WsRouteConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -524,7 +539,8 @@ def _where(exc: msgspec.ValidationError) -> tuple[str, str]:
     text = str(exc)
     reason, _, at = text.partition(" - at `")
     path = at.rstrip("`").removeprefix("$").lstrip(".") if at else ""
-    return path, reason
+    choices = _choices(path)  # a Literal key: say which values it takes
+    return path, f"{reason}; expected one of: {', '.join(choices)}" if choices else reason
 
 
 def _choices(dotted: str) -> list[str]:
@@ -602,7 +618,7 @@ def build_config(
     try:
         cfg = msgspec.convert(raw, Config, strict=False)
     except msgspec.ValidationError as exc:
-        path, reason = _reason(exc)
+        path, reason = _where(exc)
         raise ConfigError(reason, file=file or "<config>", where=path or None) from None
     _check(cfg, file)
     return cfg
@@ -613,21 +629,10 @@ def _normalise(raw: dict[str, Any]) -> None:
         set_path(raw, "http.state.mode", "on" if get_path(raw, "http.state.mode") else "off")
 
 
-def _reason(exc: msgspec.ValidationError) -> tuple[str, str]:
-    """(key path, reason) of a conversion error, with the choices of a Literal key."""
-    path, reason = _where(exc)
-    choices = _choices(path)
-    if choices:
-        reason = f"{reason}; expected one of: {', '.join(choices)}"
-    return path, reason
-
-
 def _check_layer(
     layer: Mapping[str, Any], *, label: str, prefix: str = "", names: Mapping[str, str] | None = None
 ) -> None:
-    """Validate one layer (file, profile, environment, flags) on its own: ``ConfigError`` naming
-    the layer and the key (the variable, for the environment) when a value in it is wrong, even
-    if a higher layer overrides that value."""
+    """``ConfigError`` naming the layer and key (or variable) of a wrong value in this layer alone."""
     if not layer:
         return
     data = deep_merge({}, layer)  # a copy: _normalise must not change the caller's mappings
@@ -637,7 +642,7 @@ def _check_layer(
         _check(msgspec.convert(data, Config, strict=False), label)
         return
     except msgspec.ValidationError as exc:
-        path, reason = _reason(exc)
+        path, reason = _where(exc)
     except ConfigError as exc:
         path, reason = exc.where or "", exc.message
     if names is not None:  # name the variable that set this key (or the section holding it)
@@ -678,6 +683,10 @@ def _check(cfg: Config, file: str | None) -> None:
         ("http.drift.max_groups", cfg.http.drift.max_groups),
         ("http.state.max_resources", cfg.http.state.max_resources),
         ("http.state.max_namespaces", cfg.http.state.max_namespaces),
+        ("http.callbacks.max_in_flight", cfg.http.callbacks.max_in_flight),
+        ("http.callbacks.timeout_ms", cfg.http.callbacks.timeout_ms),
+        ("http.callbacks.max_url_bytes", cfg.http.callbacks.max_url_bytes),
+        ("http.callbacks.max_response_bytes", cfg.http.callbacks.max_response_bytes),
         ("websocket.send_queue_bytes", cfg.websocket.send_queue_bytes),
         ("core.max_logged_header_bytes", cfg.core.max_logged_header_bytes),
         ("core.max_near_miss_input_bytes", cfg.core.max_near_miss_input_bytes),
@@ -688,6 +697,11 @@ def _check(cfg: Config, file: str | None) -> None:
             raise bad(where, f"expected a number > 0, got {value}")
     if cfg.http.state.store != "memory" and not cfg.http.state.store.startswith("sqlite:///"):
         raise bad("http.state.store", "expected 'memory' or 'sqlite:///path/state.db'")
+    if cfg.http.callbacks.retries < 0 or cfg.http.callbacks.retry_backoff_ms < 0:
+        raise bad("http.callbacks.retries", "expected retries and retry_backoff_ms >= 0")
+    for i, host in enumerate(cfg.http.callbacks.allow_hosts):
+        if not entry_ok(host):
+            raise bad(f"http.callbacks.allow_hosts.{i}", f"expected a host name, IP or CIDR range, got {host!r}")
     if cfg.core.max_near_miss_stubs < 0:
         raise bad("core.max_near_miss_stubs", "expected a number >= 0")
     for i, route in enumerate(cfg.websocket.routes):
@@ -741,6 +755,10 @@ BOUND_KEYS = (
     "http.drift.max_groups",
     "http.state.max_resources",
     "http.state.max_namespaces",
+    "http.callbacks.max_in_flight",
+    "http.callbacks.timeout_ms",
+    "http.callbacks.max_url_bytes",
+    "http.callbacks.max_response_bytes",
     "websocket.max_connections",
     "websocket.max_message_bytes",
     "websocket.send_queue_limit",

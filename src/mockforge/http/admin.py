@@ -209,4 +209,7 @@ class AdminApi:
         grpc = services.grpc
         if grpc is not None:
             out["grpc"] = {"connections_refused": grpc.connections_refused}
+        callbacks = services.spec.callbacks
+        if callbacks is not None:
+            out["callbacks"] = callbacks.counters()
         return out

@@ -35,6 +35,7 @@ from mockforge.openapi import swagger2
 from mockforge.openapi.model import (
     MISSING,
     ApiModel,
+    CallbackSpec,
     HeaderSpec,
     MediaType,
     Operation,
@@ -82,6 +83,7 @@ def load_specs(
     routes: dict[str, Operation] = {}
     for loader in loaders:
         loader.load_paths(routes)
+        loader.load_webhooks()
     res.finish()
     model.warnings.extend(res.notes)
     model.defs = res.defs
@@ -395,7 +397,63 @@ class _SpecLoader:
             file=file,
             pointer=op_pointer,
             extensions={k: v for k, v in op.items() if isinstance(k, str) and k.startswith("x-")},
+            callbacks=[] if self.v2 else self._callbacks(op.get("callbacks"), file, op_pointer),
         )
+
+    # -- callbacks and webhooks (docs/CALLBACKS.md) ---------------------------------------------
+
+    def _callbacks(self, raw: Any, file: str, pointer: str) -> list[CallbackSpec]:
+        """An operation's callbacks; a broken one is left out with a warning (the operation stays)."""
+        if not isinstance(raw, dict):
+            return []
+        out: list[CallbackSpec] = []
+        for name, value in raw.items():
+            where = f"{pointer}/callbacks/{escape(str(name))}"
+            try:
+                node, f, p = self.res.deref(value, file, where)
+                if not isinstance(node, dict):
+                    raise Malformed("a callback is not a mapping")
+                for expression, item in node.items():
+                    if str(expression).startswith("x-"):
+                        continue
+                    out += self._path_item_requests(str(name), str(expression), item, f,
+                                                    f"{p}/{escape(str(expression))}")
+            except (RefError, Malformed) as exc:
+                self.model.warnings.append(f"{shown(file)} at {where}: callback {name} left out: {exc.message}")
+        return out
+
+    def load_webhooks(self) -> None:
+        """The 3.1 ``webhooks`` of this document; a broken one is left out with a warning."""
+        raw = self.doc.get("webhooks")
+        if self.version != "3.1" or not isinstance(raw, dict):
+            return
+        for name, item in raw.items():
+            where = f"/webhooks/{escape(str(name))}"
+            try:
+                requests = self._path_item_requests(str(name), "", item, self.path, where)
+            except (RefError, Malformed) as exc:
+                self.model.warnings.append(f"{shown(self.path)} at {where}: webhook {name} left out: {exc.message}")
+                continue
+            if requests:
+                self.model.webhooks.setdefault(str(name), requests)
+
+    def _path_item_requests(self, name: str, expression: str, item: Any, file: str, pointer: str) -> list[CallbackSpec]:
+        item, file, pointer = self.res.deref(item, file, pointer)
+        if not isinstance(item, dict):
+            raise Malformed("path item is not a mapping")
+        out: list[CallbackSpec] = []
+        for method in METHODS:
+            op = item.get(method)
+            if not isinstance(op, dict):
+                continue
+            where = f"{pointer}/{method}"
+            body = self._request_body(op.get("requestBody"), file, where)
+            media = None
+            if body is not None and body.content:
+                media = next((m for ct, m in body.content.items() if "json" in ct.lower()), None)
+                media = media or next(iter(body.content.values()))
+            out.append(CallbackSpec(name, expression, method.upper(), media, file, where))
+        return out
 
     def _params(self, raw: Any, file: str, pointer: str) -> list[RawParam]:
         if raw is None:
