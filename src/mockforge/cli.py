@@ -43,7 +43,8 @@ def main() -> None:
               help="Config file (YAML/JSON). Default: ./mockforge.yaml when present.")
 @click.option("--profile", help="Named overlay from the config's 'profiles:' (or MOCKFORGE_PROFILE).")
 @click.option("--host", help="Address for the HTTP, WebSocket and gRPC listeners (never the admin one).")
-@click.option("--http-port", type=int, help="HTTP port (default 3000; 0 = any free port).")
+@click.option("--http-port", "--port", "-p", "http_port", type=int,
+              help="HTTP port (default 3000; 0 = any free port).")
 @click.option("--ws-port", type=int, help="Start the WebSocket listener on this port (default 3001 when enabled).")
 @click.option("--grpc-port", type=int, help="gRPC port (default 50051; gRPC starts when protos are configured).")
 @click.option("--admin", "admin", is_flag=True, default=None, help="Start the admin listener (127.0.0.1:9080).")
@@ -122,6 +123,14 @@ def serve(**opts: Any) -> None:
             _fail(exc)
 
 
+#: What ``serve`` prints when it was given nothing to answer from (it still serves health and admin).
+NOTHING_TO_SERVE = (
+    "mockforge: nothing to serve yet: pass --spec api.yaml (OpenAPI), --config mockforge.yaml, "
+    "--proto-dir DIR (gRPC), --proxy URL, or put stub files in ./stubs; stubs can also be added with "
+    "POST /__mockforge/stubs. `mockforge init DIR` writes a starter project."
+)
+
+
 async def _serve(cfg: Any) -> None:
     from mockforge.server import Server
 
@@ -129,6 +138,8 @@ async def _serve(cfg: Any) -> None:
     await server.start()
     for line in server.describe():
         click.echo(f"  {line}")
+    if server.nothing_to_serve():
+        click.echo(NOTHING_TO_SERVE, err=True)
     click.echo(f"mockforge {__version__} ready (SIGINT or SIGTERM stops it)")
     sys.stdout.flush()
     stop = asyncio.Event()

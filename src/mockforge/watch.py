@@ -31,6 +31,7 @@ import os
 from collections.abc import AsyncGenerator, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
+import msgspec
 from watchfiles import Change, awatch
 from watchfiles.main import FileChange
 
@@ -71,6 +72,20 @@ class Reloadable(Protocol):
     def load_spec_model(self) -> ApiModel: ...
 
     def reload_spec(self, model: ApiModel) -> SpecAnswerer: ...
+
+
+#: Keys that decide where listeners bind: a change is reported, never applied while running.
+LISTENER_KEYS = (
+    "http.host", "http.port", "http.tls.port", "websocket.host", "websocket.port", "grpc.host", "grpc.port",
+    "admin.host", "admin.port", "observability.metrics.host", "observability.metrics.port",
+)
+
+
+def _listener_keys(cfg: Config) -> dict[str, Any]:
+    from mockforge.config import get_path
+
+    data = msgspec.to_builtins(cfg)
+    return {key: get_path(data, key) for key in LISTENER_KEYS}
 
 
 def start_watching(server: Reloadable) -> asyncio.Task[None]:
@@ -118,6 +133,8 @@ class Watcher:
         self.stubs_dir = _real(stubs_dir) if stubs_dir and os.path.isdir(stubs_dir) else None
         self.spec_files: set[str] = self._files_of(server.spec)
         self.routes: list[dict[str, Any]] = list(cfg.http.routes)
+        #: The listener keys the config file gave when watching began (a change needs a restart).
+        self.listeners = self._file_listeners()
         #: path -> digest of the content last acted on (spec files are filled on first change)
         self.digests: dict[str, bytes] = {p: _digest(p) for p in self._small_files()}
         #: path -> stat stamp before the OS watches are (re)set, to catch edits made meanwhile
@@ -269,6 +286,16 @@ class Watcher:
         self.spec_files = files
         log.info("spec reloaded: %d operations from %d files", len(model.operations), len(files))
 
+    def _file_listeners(self) -> dict[str, Any]:
+        from mockforge.config import load_config
+
+        if self.config_file is None:
+            return {}
+        try:
+            return _listener_keys(load_config(self.server.config.source))
+        except MockforgeError:
+            return {}
+
     def reload_routes(self) -> None:
         from mockforge.config import load_config
 
@@ -278,6 +305,14 @@ class Watcher:
         except MockforgeError as exc:
             log.warning("config not reloaded, the last good http.routes keep serving: %s", exc)
             return
+        listeners = _listener_keys(cfg)
+        moved = [f"{k} {self.listeners[k]} -> {v}" for k, v in listeners.items()
+                 if k in self.listeners and self.listeners[k] != v]
+        if moved:  # said once per change: the next edit compares with this one
+            log.warning("%s changed in %s: listeners keep their address while running; restart mockforge to "
+                        "use it (only http.routes, specs and stub files reload)", ", ".join(moved),
+                        self.server.config.source)
+        self.listeners = listeners
         routes = list(cfg.http.routes)
         if routes == self.routes or self.stubs is None:
             return

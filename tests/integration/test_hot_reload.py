@@ -280,6 +280,24 @@ def test_config_routes_edit_with_a_bad_route_in_between(
     assert len(warnings_about(caplog, config)) == 1
 
 
+def test_a_port_change_under_watch_says_it_needs_a_restart(
+    mock: MockServer, project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = project / "mockforge.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["http"]["port"] = 4321
+    data["http"]["routes"][0]["response"]["body"] = {"r": 2}
+    rewrite(config, yaml.safe_dump(data))
+    eventually(lambda: json_of(mock.url + "/cfg") == {"r": 2}, "the routes of the same edit are served")
+    (message,) = warnings_about(caplog, config)
+    assert "http.port 3000 -> 4321" in message and "restart mockforge" in message
+    assert json_of(mock.url + "/pets") == {"name": "one"}  # still on the port it bound
+    data["http"]["routes"][0]["response"]["body"] = {"r": 3}  # another edit, same port: no new warning
+    rewrite(config, yaml.safe_dump(data))
+    eventually(lambda: json_of(mock.url + "/cfg") == {"r": 3}, "the next edit is served")
+    assert len(warnings_about(caplog, config)) == 1
+
+
 def test_watching_stops_with_the_server(project: Path) -> None:
     mock = MockServer(config=project / "mockforge.yaml").start()
     task = mock.server._watch_task
