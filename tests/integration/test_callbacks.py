@@ -240,6 +240,21 @@ def test_a_name_that_resolves_off_the_list_is_refused(tmp_path: Path, receiver: 
         assert got["headers"]["host"] == f"hooks.test:{port}" and got["path"] == "/x?sub=2"
 
 
+def test_a_resolver_that_never_answers_is_bounded_by_the_timeout(tmp_path: Path, receiver: Receiver) -> None:
+    with serve(tmp_path, {"allow_hosts": ["slow.test", "127.0.0.1"], "timeout_ms": 50}) as mock:
+        async def hang(host: str, port: int) -> list[str]:
+            import asyncio
+
+            await asyncio.Event().wait()
+            return []
+
+        sender_of(mock).resolve = hang
+        assert httpx.post(mock.url + "/subscribe?sub=1", json={"callbackUrl": "http://slow.test/x"}).status_code == 201
+        (entry,) = eventually(lambda: callback_entries(mock), "the refusal is logged")
+        assert "did not resolve within http.callbacks.timeout_ms" in entry.status_text
+        assert sender_of(mock).counters() == {"in_flight": 0, "dropped": 0, "not_sent": 1}
+
+
 def test_localhost_is_allowed_by_default_through_real_resolution(tmp_path: Path, receiver: Receiver) -> None:
     port = receiver.url.rsplit(":", 1)[1]
     with serve(tmp_path) as mock:

@@ -124,7 +124,9 @@ def test_help_lists_every_serve_flag() -> None:
         assert flag in out
 
 
-@pytest.mark.parametrize("module", ["grpclib", "grpc", "wasmtime", "httpx", "prometheus_client", "mockforge.http.callbacks"])
+@pytest.mark.parametrize(
+    "module", ["grpclib", "grpc", "wasmtime", "httpx", "prometheus_client", "mockforge.http.callbacks"]
+)
 def test_http_only_server_does_not_import_optional_stacks(module: str) -> None:
     code = f"""
 import asyncio, sys, uvloop

@@ -214,7 +214,13 @@ class CallbackSender:
         if not self.allow.host_allowed(host):
             raise Refused(f"host {host!r} is not in http.callbacks.allow_hosts")
         literal = ip_of(host)
-        addresses = [str(literal)] if literal is not None else await self.resolve(host, port)
+        addresses = [str(literal)]
+        if literal is None:
+            try:  # the resolver's own retries can take long: the attempt's time bounds it too
+                async with asyncio.timeout(self.cfg.timeout_ms / 1000):
+                    addresses = await self.resolve(host, port)
+            except TimeoutError:
+                raise Refused(f"host {host!r} did not resolve within http.callbacks.timeout_ms") from None
         if not addresses:
             raise Refused(f"host {host!r} does not resolve")
         for address in addresses:
@@ -256,8 +262,8 @@ class CallbackSender:
             answer = Response(status=status, headers=list(reply.headers.items()), body=bytes(data), source="callback")
         except TimeoutError:
             error = f"no answer within http.callbacks.timeout_ms ({self.cfg.timeout_ms} ms)"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:200]
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError, ValueError) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:200]  # nothing may escape the task: it is logged
         self._log(spec, url, route, headers, body, answer, (time.perf_counter() - started) * 1000, error)
         return status, error
 
