@@ -6,7 +6,6 @@ import asyncio
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -199,10 +198,8 @@ async def test_wall_clock_limit_does_not_block_the_event_loop(pm: PluginManager)
         await pm.generate_response(pid, req(), None)
         done.append(pid)
 
-    start = time.perf_counter()
     await asyncio.gather(call("loop-clock"), call("echo-wat"))
-    assert done == ["echo-wat", "loop-clock"]
-    assert time.perf_counter() - start < 1.0
+    assert done == ["echo-wat", "loop-clock"]  # the echo answered while the other plugin ran
     assert ticker().ticks - ticks >= 50 // 2  # the ticker really ran for the 50 ms deadline
 
 

@@ -43,7 +43,8 @@ def main() -> None:
               help="Config file (YAML/JSON). Default: ./mockforge.yaml when present.")
 @click.option("--profile", help="Named overlay from the config's 'profiles:' (or MOCKFORGE_PROFILE).")
 @click.option("--host", help="Address for the HTTP, WebSocket and gRPC listeners (never the admin one).")
-@click.option("--http-port", type=int, help="HTTP port (default 3000; 0 = any free port).")
+@click.option("--http-port", "--port", "-p", "http_port", type=int,
+              help="HTTP port (default 3000; 0 = any free port).")
 @click.option("--ws-port", type=int, help="Start the WebSocket listener on this port (default 3001 when enabled).")
 @click.option("--grpc-port", type=int, help="gRPC port (default 50051; gRPC starts when protos are configured).")
 @click.option("--admin", "admin", is_flag=True, default=None,
@@ -61,6 +62,8 @@ def main() -> None:
 )
 @click.option("--validation", type=click.Choice(["off", "warn", "enforce"]), help="Request validation mode.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Log level.")
+@click.option("--log-requests", is_flag=True, default=None,
+              help="Print one line per exchange on stderr (time, protocol, method, path, status, source, ms).")
 @click.option("--fixtures-mode", type=click.Choice(["off", "replay", "replay_strict", "record", "record_missing"]),
               help="Record/replay mode for fixtures on disk.")
 @click.option("--record", "record_url", metavar="URL", help="Record mode, proxying to this upstream URL.")
@@ -100,6 +103,7 @@ def serve(**opts: Any) -> None:
         "http.watch": opts["watch"],
         "http.validation.mode": opts["validation"],
         "observability.log_level": opts["log_level"],
+        "observability.log_requests": opts["log_requests"],
         "core.fixtures.mode": opts["fixtures_mode"],
         "core.fixtures.dir": opts["fixtures_dir"],
         "http.tls.auto": opts["tls"],
@@ -147,6 +151,14 @@ def _workers_option(value: str | None) -> int | str | None:
         raise AssertionError("unreachable") from None
 
 
+#: What ``serve`` prints when it was given nothing to answer from (it still serves health and admin).
+NOTHING_TO_SERVE = (
+    "mockforge: nothing to serve yet: pass --spec api.yaml (OpenAPI), --config mockforge.yaml, "
+    "--proto-dir DIR (gRPC), --proxy URL, or put stub files in ./stubs; stubs can also be added with "
+    "POST /__mockforge/stubs. `mockforge init DIR` writes a starter project."
+)
+
+
 async def _serve(cfg: Any) -> None:
     from mockforge.server import Server
 
@@ -154,6 +166,8 @@ async def _serve(cfg: Any) -> None:
     await server.start()
     for line in server.describe():
         click.echo(f"  {line}")
+    if server.nothing_to_serve():
+        click.echo(NOTHING_TO_SERVE, err=True)
     click.echo(f"mockforge {__version__} ready (SIGINT or SIGTERM stops it)")
     sys.stdout.flush()
     stop = asyncio.Event()

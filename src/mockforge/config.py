@@ -19,9 +19,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
-import yaml
 
-from mockforge.core.limits import DEFAULT_LIMITS, LimitError, check_utf8, decode_document
+from mockforge.config_files import (
+    deep_merge,
+    drop_keys,
+    get_path,
+    read_config_file,
+    resolve_paths,
+    set_path,
+    unknown_keys,
+)
+from mockforge.core.hosts import entry_ok
 from mockforge.errors import ConfigError
 
 log = logging.getLogger("mockforge.config")
@@ -124,6 +132,19 @@ class ResponsesConfig(msgspec.Struct, frozen=True, kw_only=True):
     dynamic: bool = False
 
 
+class CallbacksConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """OpenAPI callbacks and 3.1 webhooks that mockforge sends (docs/CALLBACKS.md)."""
+
+    #: Names, IPs or CIDR ranges callbacks may go to; a name only to addresses the list allows.
+    allow_hosts: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1", "::1", "localhost"])
+    max_in_flight: int = 64  #: sending at once (retries included); more are dropped and counted
+    timeout_ms: int = 5000  #: per attempt, from connecting to the end of the (capped) answer
+    retries: int = 2  #: attempts after a failure to connect, a timeout, a 5xx or a 429
+    retry_backoff_ms: int = 200  #: before the first retry; doubled before each next one
+    max_url_bytes: int = 2048  #: longer callback URLs are not sent
+    max_response_bytes: int = 64 * 1024  #: bytes of a receiver's answer read
+
+
 class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = DEFAULT_HTTP_PORT
@@ -163,6 +184,7 @@ class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
     tls: TlsConfig = TlsConfig()
     drift: DriftConfig = DriftConfig()
     state: StateConfig = StateConfig()
+    callbacks: CallbacksConfig = CallbacksConfig()
 
 
 class WsRouteConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -299,6 +321,8 @@ class MetricsConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 class ObservabilityConfig(msgspec.Struct, frozen=True, kw_only=True):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: One line per exchange on stderr: time, protocol, method, path, status, source, ms.
+    log_requests: bool = False
     metrics: MetricsConfig = MetricsConfig()
 
 
@@ -381,159 +405,17 @@ ENV_KEYS: dict[str, str] = {
     "MOCKFORGE_FIXTURES_DIR": "core.fixtures.dir",
     "MOCKFORGE_PROXY_UPSTREAM": "core.proxy.upstream",
     "MOCKFORGE_LOG_LEVEL": "observability.log_level",
+    "MOCKFORGE_LOG_REQUESTS": "observability.log_requests",
     "MOCKFORGE_METRICS_PORT": "observability.metrics.port",
 }
 
 #: Variables read elsewhere (not config keys): they must not be reported as unknown.
 ENV_OTHER = {"MOCKFORGE_CONFIG", "MOCKFORGE_PROFILE", "MOCKFORGE_WORKER", "MOCKFORGE_SUPERVISOR"}
 
-#: Keys whose values are paths, resolved against the config file's folder.
-PATH_KEYS = (
-    "http.specs",
-    "http.stubs_dir",
-    "grpc.proto_dir",
-    "grpc.include_paths",
-    "grpc.descriptor_sets",
-    "grpc.stubs_dir",
-    "core.cache_dir",
-    "core.fixtures.dir",
-    "http.state.seed",
-    "plugins.dirs",
-    "plugins.load",
-    "core.file_roots",
-    "http.tls.cert",
-    "http.tls.key",
-    "http.tls.client_ca",
-    "grpc.tls.cert",
-    "grpc.tls.key",
-    "grpc.tls.client_ca",
-    "core.proxy.ca_bundle",
-    "core.proxy.client_cert",
-    "core.proxy.client_key",
-)
+#: Keys an environment variable gives as a comma-separated list.
 _LIST_KEYS = {
     "core.file_roots", "http.specs", "grpc.include_paths", "grpc.descriptor_sets", "plugins.dirs", "plugins.load",
 }
-
-
-def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
-    """Mappings merge deeply; any other value (lists included) replaces."""
-    out = dict(base)
-    for k, v in overlay.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = deep_merge(out[k], v)
-        else:
-            out[k] = v
-    return out
-
-
-def set_path(d: dict[str, Any], dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
-    cur = d
-    for p in parts[:-1]:
-        nxt = cur.get(p)
-        if not isinstance(nxt, dict):
-            nxt = {}
-            cur[p] = nxt
-        cur = nxt
-    cur[parts[-1]] = value
-
-
-def get_path(d: Mapping[str, Any], dotted: str) -> Any:
-    cur: Any = d
-    for p in dotted.split("."):
-        if not isinstance(cur, Mapping) or p not in cur:
-            return None
-        cur = cur[p]
-    return cur
-
-
-def read_config_file(path: str) -> dict[str, Any]:
-    """The file's top-level mapping; ``ConfigError`` (one line, naming the file and the line, JSON
-    pointer or byte offset) when it cannot be read, is not UTF-8, YAML or JSON, nests deeper than
-    ``core.max_document_depth`` or expands YAML aliases past ``core.max_yaml_alias_nodes`` (the
-    defaults: the file cannot raise the bounds that protect its own reading)."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("config file not found", file=path) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file: {exc.strerror}", file=path) from None
-    limits = DEFAULT_LIMITS
-    try:
-        check_utf8(raw)
-        data = decode_document(raw, as_json=p.suffix.lower() == ".json", limits=limits)
-    except LimitError as exc:
-        raise ConfigError(exc.message, file=path, where=exc.where) from None
-    except (yaml.YAMLError, msgspec.DecodeError) as exc:
-        line = ""
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            line = f"line {mark.line + 1}"
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"not valid YAML/JSON: {reason}", file=path, where=line or None) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError("the top level must be a mapping", file=path)
-    return data
-
-
-def _unknown_keys(data: Mapping[str, Any], struct: type[msgspec.Struct], prefix: str) -> list[str]:
-    """Key paths in ``data`` that the struct does not define (nested structs checked too)."""
-    out: list[str] = []
-    fields = {f.encode_name: f for f in msgspec.structs.fields(struct)}
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        f = fields.get(key)
-        if f is None:
-            out.append(path)
-            continue
-        ftype = f.type
-        if isinstance(ftype, type) and issubclass(ftype, msgspec.Struct) and isinstance(value, Mapping):
-            out.extend(_unknown_keys(value, ftype, path + "."))
-    return out
-
-
-def _drop_keys(data: dict[str, Any], paths: list[str]) -> None:
-    for dotted in paths:
-        parts = dotted.split(".")
-        cur: Any = data
-        for p in parts[:-1]:
-            cur = cur.get(p) if isinstance(cur, dict) else None
-        if isinstance(cur, dict):
-            cur.pop(parts[-1], None)
-
-
-def _resolve_paths(data: dict[str, Any], base: Path) -> None:
-    for key in PATH_KEYS:
-        value = get_path(data, key)
-        if value is None:
-            continue
-        if isinstance(value, list):
-            set_path(data, key, [_abs(v, base) for v in value])
-        elif isinstance(value, str):
-            set_path(data, key, _abs(value, base))
-    ws = get_path(data, "websocket.routes")
-    if isinstance(ws, list):
-        for route in ws:
-            if isinstance(route, dict) and isinstance(route.get("script"), str):
-                route["script"] = _abs(route["script"], base)
-    for key in ("http.routes", "grpc.stubs"):
-        stubs = get_path(data, key)
-        if isinstance(stubs, list):
-            for stub in stubs:
-                resp = stub.get("response") if isinstance(stub, dict) else None
-                if isinstance(resp, dict) and isinstance(resp.get("body_file"), str):
-                    resp["body_file"] = _abs(resp["body_file"], base)
-
-
-def _abs(value: Any, base: Path) -> Any:
-    if not isinstance(value, str) or not value:
-        return value
-    p = Path(os.path.expanduser(value))
-    return str(p if p.is_absolute() else (base / p).resolve())
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
@@ -558,7 +440,8 @@ def _where(exc: msgspec.ValidationError) -> tuple[str, str]:
     text = str(exc)
     reason, _, at = text.partition(" - at `")
     path = at.rstrip("`").removeprefix("$").lstrip(".") if at else ""
-    return path, reason
+    choices = _choices(path)  # a Literal key: say which values it takes
+    return path, f"{reason}; expected one of: {', '.join(choices)}" if choices else reason
 
 
 def _choices(dotted: str) -> list[str]:
@@ -591,11 +474,14 @@ def build_config(
     """Layer file data, profile, environment and overrides, then validate into a ``Config``.
 
     ``overrides`` maps dotted key paths to values (what CLI flags set); ``None`` values are skipped.
+    Each layer is also checked on its own, so a wrong value is reported even when a higher layer
+    overrides it (an environment variable's error names the variable).
     """
     raw: dict[str, Any] = dict(data or {})
     profiles = raw.pop("profiles", None) or {}
     if not isinstance(profiles, dict):
         raise ConfigError("'profiles' must be a mapping of name -> overlay", file=file, where="profiles")
+    _check_layer(raw, label=file or "<config>")
     if profile:
         if profile not in profiles:
             known = ", ".join(sorted(profiles)) or "none defined"
@@ -603,39 +489,68 @@ def build_config(
         overlay = profiles[profile]
         if not isinstance(overlay, dict):
             raise ConfigError("a profile must be a mapping", file=file, where=f"profiles.{profile}")
+        _check_layer(overlay, label=file or "<config>", prefix=f"profiles.{profile}.")
         raw = deep_merge(raw, overlay)
     if file:
-        _resolve_paths(raw, Path(file).resolve().parent)
-    env_data = _env_overrides(os.environ if env is None else env)
+        resolve_paths(raw, Path(file).resolve().parent)
+    environ = os.environ if env is None else env
+    env_data = _env_overrides(environ)
     if env_data:
+        names = {key: name for name, key in ENV_KEYS.items() if name in environ}
+        _check_layer(env_data, label="environment", names=names)
         cwd = Path.cwd()
-        _resolve_paths(env_data, cwd)
+        resolve_paths(env_data, cwd)
         raw = deep_merge(raw, env_data)
     if overrides:
         flags: dict[str, Any] = {}
         for key, value in overrides.items():
             if value is not None:
                 set_path(flags, key, value)
-        _resolve_paths(flags, Path.cwd())
+        _check_layer(flags, label="command line")
+        resolve_paths(flags, Path.cwd())
         raw = deep_merge(raw, flags)
-    unknown = _unknown_keys(raw, Config, "")
+    unknown = unknown_keys(raw, Config, "")
     if unknown:
         where = f" in {file}" if file else ""
         log.warning("unknown config keys ignored%s: %s", where, ", ".join(unknown))
-        _drop_keys(raw, unknown)
+        drop_keys(raw, unknown)
     raw["source"] = file
-    if isinstance(get_path(raw, "http.state.mode"), bool):  # YAML 1.1 reads a bare on/off as a boolean
-        set_path(raw, "http.state.mode", "on" if get_path(raw, "http.state.mode") else "off")
+    _normalise(raw)
     try:
         cfg = msgspec.convert(raw, Config, strict=False)
     except msgspec.ValidationError as exc:
         path, reason = _where(exc)
-        choices = _choices(path)
-        if choices:
-            reason = f"{reason}; expected one of: {', '.join(choices)}"
         raise ConfigError(reason, file=file or "<config>", where=path or None) from None
     _check(cfg, file)
     return cfg
+
+
+def _normalise(raw: dict[str, Any]) -> None:
+    if isinstance(get_path(raw, "http.state.mode"), bool):  # YAML 1.1 reads a bare on/off as a boolean
+        set_path(raw, "http.state.mode", "on" if get_path(raw, "http.state.mode") else "off")
+
+
+def _check_layer(
+    layer: Mapping[str, Any], *, label: str, prefix: str = "", names: Mapping[str, str] | None = None
+) -> None:
+    """``ConfigError`` naming the layer and key (or variable) of a wrong value in this layer alone."""
+    if not layer:
+        return
+    data = deep_merge({}, layer)  # a copy: _normalise must not change the caller's mappings
+    data.pop("source", None)
+    _normalise(data)
+    try:
+        _check(msgspec.convert(data, Config, strict=False), label)
+        return
+    except msgspec.ValidationError as exc:
+        path, reason = _where(exc)
+    except ConfigError as exc:
+        path, reason = exc.where or "", exc.message
+    if names is not None:  # name the variable that set this key (or the section holding it)
+        name = next((n for key, n in names.items() if path == key or path.startswith(key + ".")), None)
+        if name is not None:
+            label = f"environment variable {name}"
+    raise ConfigError(reason, file=label, where=f"{prefix}{path}" if path else prefix.rstrip(".") or None)
 
 
 def _check(cfg: Config, file: str | None) -> None:
@@ -670,6 +585,10 @@ def _check(cfg: Config, file: str | None) -> None:
         ("http.state.max_resources", cfg.http.state.max_resources),
         ("http.state.max_namespaces", cfg.http.state.max_namespaces),
         ("http.state.max_patch_ops", cfg.http.state.max_patch_ops),
+        ("http.callbacks.max_in_flight", cfg.http.callbacks.max_in_flight),
+        ("http.callbacks.timeout_ms", cfg.http.callbacks.timeout_ms),
+        ("http.callbacks.max_url_bytes", cfg.http.callbacks.max_url_bytes),
+        ("http.callbacks.max_response_bytes", cfg.http.callbacks.max_response_bytes),
         ("websocket.send_queue_bytes", cfg.websocket.send_queue_bytes),
         ("core.max_logged_header_bytes", cfg.core.max_logged_header_bytes),
         ("core.max_near_miss_input_bytes", cfg.core.max_near_miss_input_bytes),
@@ -683,6 +602,11 @@ def _check(cfg: Config, file: str | None) -> None:
     if cfg.http.state.store != "memory" and not cfg.http.state.store.startswith("sqlite:///"):
         raise bad("http.state.store", "expected 'memory' or 'sqlite:///path/state.db'")
     _check_workers(cfg, bad)
+    if cfg.http.callbacks.retries < 0 or cfg.http.callbacks.retry_backoff_ms < 0:
+        raise bad("http.callbacks.retries", "expected retries and retry_backoff_ms >= 0")
+    for i, host in enumerate(cfg.http.callbacks.allow_hosts):
+        if not entry_ok(host):
+            raise bad(f"http.callbacks.allow_hosts.{i}", f"expected a host name, IP or CIDR range, got {host!r}")
     if cfg.core.max_near_miss_stubs < 0:
         raise bad("core.max_near_miss_stubs", "expected a number >= 0")
     for i, route in enumerate(cfg.websocket.routes):
@@ -751,6 +675,10 @@ BOUND_KEYS = (
     "http.state.max_resources",
     "http.state.max_namespaces",
     "http.state.max_patch_ops",
+    "http.callbacks.max_in_flight",
+    "http.callbacks.timeout_ms",
+    "http.callbacks.max_url_bytes",
+    "http.callbacks.max_response_bytes",
     "websocket.max_connections",
     "websocket.max_message_bytes",
     "websocket.send_queue_limit",

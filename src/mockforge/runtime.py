@@ -60,6 +60,12 @@ class Runtime:
         #: Always on (GET /__mockforge/metrics); counts every log entry, prometheus_client loads
         #: at the first scrape.
         self.metrics = Metrics(self.log)
+        if config.observability.log_requests:  # off: no subscriber, nothing per exchange
+            import sys
+
+            from mockforge.core.console_log import ConsoleLog
+
+            self.log.logged.subscribe(ConsoleLog(sys.stderr).on_entry)
         # ---- attached late, as listeners bind (typed homes, read by /__mockforge/stats) ----
         #: HTTP listener name -> its shared state (what the wire limits refused)
         self.wire_counters: dict[str, Counters] = {}

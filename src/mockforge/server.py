@@ -157,6 +157,15 @@ class Server:
             self.services.drift.reload(model)
         return answerer
 
+    def nothing_to_serve(self) -> bool:
+        """True when started with no spec, stub, gRPC, fixtures, proxy, plugin or state: only
+        health, admin and the default WebSocket echo answer (the CLI says what to pass)."""
+        s = self.services
+        return (
+            s is not None and s.spec.current is None and not s.stubs.store.list() and s.grpc is None
+            and s.fixtures is None and s.plugins is None and s.state is None
+        )
+
     def wire_states(self) -> dict[str, ServerState]:
         """Listener name -> its shared state, whose counters (``ServerState.counters()``) say
         what the wire limits refused. Also in ``runtime.wire_counters``."""

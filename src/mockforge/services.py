@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mockforge.core.events import ExchangeTally
-from mockforge.core.model import Response
+from mockforge.core.model import Request, Response
 from mockforge.core.pipeline import FilterStep, NotFound, Pipeline, Step
 from mockforge.runtime import Runtime
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from mockforge.drift.service import DriftService
     from mockforge.grpc.service import GrpcService
     from mockforge.http.admin_routes import AdminRoute
+    from mockforge.http.callbacks import CallbackSender
     from mockforge.http.mock import SpecAnswerer
     from mockforge.http.stubbing import StubService
     from mockforge.openapi.model import ApiModel
@@ -56,6 +57,8 @@ class SpecInUse:
         self.current: SpecAnswerer | None = None
         #: The state step, told of a new spec (it infers again; docs/STATE.md).
         self.state: StateService | None = None
+        #: Sends OpenAPI callbacks and webhooks; created with the first model that has any.
+        self.callbacks: CallbackSender | None = None
         self._stubs = stubs
         self._pipeline = pipeline
         self._not_found = not_found
@@ -64,7 +67,12 @@ class SpecInUse:
         """A new answerer for ``model`` sharing the tail and 404 of the one in use."""
         from mockforge.http.mock import SpecAnswerer
 
-        answerer = SpecAnswerer(self.runtime, model, tail=self._stubs.tail, not_found=self._not_found)
+        if self.callbacks is None and (model.webhooks or any(op.callbacks for op in model.operations)):
+            from mockforge.http.callbacks import CallbackSender
+
+            self.callbacks = CallbackSender(self.runtime)  # kept across reloads; httpx loads on first send
+        answerer = SpecAnswerer(self.runtime, model, tail=self._stubs.tail, not_found=self._not_found,
+                                callbacks=self.callbacks)
         for warning in answerer.planner.warnings:
             log.warning("%s", warning)
         return answerer
@@ -101,6 +109,7 @@ class Services:
         from mockforge.http.admin_stubs import routes as stub_routes
 
         out = stub_routes(self.stubs)
+        out.append(AdminRoute.prefix("webhooks", self._webhooks_admin))
         if self.ws is not None:
             out.append(AdminRoute.prefix("ws", self.ws.admin))
         if self.grpc is not None:
@@ -118,6 +127,12 @@ class Services:
             out.append(AdminRoute.prefix("state", StateAdmin(self.state).admin))
         return out
 
+    async def _webhooks_admin(self, request: Request, sub: str) -> Response | None:
+        from mockforge.http.webhooks_admin import fire_webhook
+
+        current = self.spec.current
+        return await fire_webhook(current.model if current is not None else None, self.spec.callbacks, request, sub)
+
     async def aclose(self) -> None:
         """Close what holds resources (fixture writers, plugin pools); one failure stops none."""
         closing: tuple[tuple[str, Any], ...] = (
@@ -131,6 +146,11 @@ class Services:
                     await svc.aclose()
                 except Exception:
                     log.exception("closing %s failed", name)
+        if self.spec.callbacks is not None:
+            try:
+                await self.spec.callbacks.aclose()
+            except Exception:
+                log.exception("closing callbacks failed")
 
 
 def _plugins_configured(runtime: Runtime) -> bool:

@@ -14,8 +14,10 @@ repository.
 
 A bad edit (a YAML syntax error, a broken ``$ref``, an invalid stub) is reported once, on one
 warning line naming the file and the line or JSON pointer, and the last good version keeps
-serving: a spec is swapped only when the whole new model loaded, a stub file only when all of
-its stubs parsed, ``http.routes`` only when every route parsed. "Once" holds because a change
+serving: a spec is swapped only when the whole new model loaded without a load error it did not
+have before (an operation left out because its ``$ref`` broke is one: serving the reduced model
+would drop a route silently), a stub file only when all of its stubs parsed, ``http.routes``
+only when every route parsed. Warnings (an invalid example, say) do not stop a reload. "Once" holds because a change
 is acted on only when the file's content differs from the content last acted on, so the several
 events one save can produce do not repeat the warning.
 """
@@ -30,6 +32,7 @@ import os
 from collections.abc import AsyncGenerator, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
+import msgspec
 from watchfiles import Change, awatch
 from watchfiles.main import FileChange
 
@@ -70,6 +73,20 @@ class Reloadable(Protocol):
     def load_spec_model(self) -> ApiModel: ...
 
     def reload_spec(self, model: ApiModel) -> SpecAnswerer: ...
+
+
+#: Keys that decide where listeners bind: a change is reported, never applied while running.
+LISTENER_KEYS = (
+    "http.host", "http.port", "http.tls.port", "websocket.host", "websocket.port", "grpc.host", "grpc.port",
+    "admin.host", "admin.port", "observability.metrics.host", "observability.metrics.port",
+)
+
+
+def _listener_keys(cfg: Config) -> dict[str, Any]:
+    from mockforge.config_files import get_path
+
+    data = msgspec.to_builtins(cfg)
+    return {key: get_path(data, key) for key in LISTENER_KEYS}
 
 
 def start_watching(server: Reloadable) -> asyncio.Task[None]:
@@ -120,6 +137,8 @@ class Watcher:
         state = server.services.state if server.services is not None else None
         #: the state seed file: loaded again when it changes, and after a spec change
         self.seed_file = _real(state.cfg.seed) if state is not None and state.cfg.seed else None
+        #: The listener keys the config file gave when watching began (a change needs a restart).
+        self.listeners = self._file_listeners()
         #: path -> digest of the content last acted on (spec files are filled on first change)
         self.digests: dict[str, bytes] = {p: _digest(p) for p in self._small_files()}
         #: path -> stat stamp before the OS watches are (re)set, to catch edits made meanwhile
@@ -259,6 +278,13 @@ class Watcher:
         server = self.server
         try:
             model = await asyncio.to_thread(server.load_spec_model)
+            current = server.spec
+            known = set(current.model.errors) if current is not None else set()
+            added = [line for line in model.errors if line not in known]
+            if added:
+                more = f" (and {len(added) - 1} more)" if len(added) > 1 else ""
+                log.warning("spec not reloaded, the last good version keeps serving: %s%s", added[0], more)
+                return False
             answerer = server.reload_spec(model)
         except MockforgeError as exc:
             log.warning("spec not reloaded, the last good version keeps serving: %s", exc)
@@ -281,6 +307,16 @@ class Watcher:
         if state is not None:
             await state.reload_seed()
 
+    def _file_listeners(self) -> dict[str, Any]:
+        from mockforge.config import load_config
+
+        if self.config_file is None:
+            return {}
+        try:
+            return _listener_keys(load_config(self.server.config.source))
+        except MockforgeError:
+            return {}
+
     def reload_routes(self) -> None:
         from mockforge.config import load_config
 
@@ -290,6 +326,14 @@ class Watcher:
         except MockforgeError as exc:
             log.warning("config not reloaded, the last good http.routes keep serving: %s", exc)
             return
+        listeners = _listener_keys(cfg)
+        moved = [f"{k} {self.listeners[k]} -> {v}" for k, v in listeners.items()
+                 if k in self.listeners and self.listeners[k] != v]
+        if moved:  # said once per change: the next edit compares with this one
+            log.warning("%s changed in %s: listeners keep their address while running; restart mockforge to "
+                        "use it (only http.routes, specs and stub files reload)", ", ".join(moved),
+                        self.server.config.source)
+        self.listeners = listeners
         routes = list(cfg.http.routes)
         if routes == self.routes or self.stubs is None:
             return

@@ -120,11 +120,13 @@ def test_help_lists_every_serve_flag() -> None:
     out = mockforge("serve", "--help").stdout
     for flag in ("--spec", "--config", "--profile", "--host", "--http-port", "--ws-port", "--grpc-port", "--admin",
                  "--admin-port", "--metrics", "--metrics-port", "--proto-dir", "--seed", "--watch", "--validation",
-                 "--log-level"):
+                 "--log-level", "--log-requests", "--port", "-p"):
         assert flag in out
 
 
-@pytest.mark.parametrize("module", ["grpclib", "grpc", "wasmtime", "httpx", "prometheus_client"])
+@pytest.mark.parametrize(
+    "module", ["grpclib", "grpc", "wasmtime", "httpx", "prometheus_client", "mockforge.http.callbacks"]
+)
 def test_http_only_server_does_not_import_optional_stacks(module: str) -> None:
     code = f"""
 import asyncio, sys, uvloop
@@ -144,3 +146,43 @@ print("loaded" if {module!r} in sys.modules else "absent")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "absent"
+
+
+@pytest.mark.parametrize("flag", ["--port", "-p"])
+def test_port_and_p_are_aliases_of_http_port(flag: str, tmp_path: Path) -> None:
+    proc, ports = start("--spec", str(EXAMPLES / "petstore.yaml"), flag, "0", cwd=tmp_path)
+    try:
+        assert httpx.get(f"http://127.0.0.1:{ports['HTTP']}/pets/7").json()["name"] == "Rex"
+    finally:
+        assert stop(proc) == 0
+    assert "--port" in mockforge("serve", "--help").stdout
+
+
+def test_serve_with_nothing_to_serve_says_what_to_pass(tmp_path: Path) -> None:
+    proc, ports = start("--http-port", "0", cwd=tmp_path)
+    try:
+        assert httpx.get(f"http://127.0.0.1:{ports['HTTP']}/health").json()["status"] == "ok"  # still serves
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    hint = [line for line in err.splitlines() if "nothing to serve" in line]
+    assert len(hint) == 1 and "--spec" in hint[0] and "--config" in hint[0] and "mockforge init" in hint[0]
+
+
+def test_serve_with_a_spec_gives_no_hint(tmp_path: Path) -> None:
+    proc, _ = start("--spec", str(EXAMPLES / "petstore.yaml"), "--http-port", "0", cwd=tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert "nothing to serve" not in err
+
+
+def test_log_requests_prints_one_line_per_exchange(tmp_path: Path) -> None:
+    proc, ports = start("--spec", str(EXAMPLES / "petstore.yaml"), "-p", "0", "--log-requests", cwd=tmp_path)
+    try:
+        httpx.get(f"http://127.0.0.1:{ports['HTTP']}/pets/7")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    (line,) = [line for line in err.splitlines() if " GET /pets/7 " in line]
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3} http GET /pets/7 200 spec \d+\.\d\dms", line)

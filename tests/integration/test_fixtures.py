@@ -329,6 +329,33 @@ async def test_admin_api_lists_shows_converts_and_deletes(
         assert httpx.get(admin + "/fixtures").json()["total"] == 0
 
 
+async def test_the_short_ids_fixtures_list_prints_work_on_every_admin_endpoint(
+    tmp_path: Path, upstream: UpstreamServer
+) -> None:
+    stubs_dir = tmp_path / "stubs-short"
+    stubs_dir.mkdir()
+    cfg = config(tmp_path / "fx", "record_missing", upstream.url)
+    cfg["http"] = {"stubs_dir": str(stubs_dir)}
+    with MockServer(config=cfg) as mock:
+        admin = mock.admin_url
+        httpx.get(mock.url + "/pets/7")
+        await drain(mock)
+        listed = http_cli("list", "--dir", str(tmp_path / "fx"))
+        short = listed.output.split()[0]  # what a user copies from `mockforge fixtures list`
+        assert len(short) == 12
+        full = httpx.get(f"{admin}/fixtures").json()["fixtures"][0]["id"]
+        assert full.startswith(short)
+        assert httpx.get(f"{admin}/fixtures/{short}").json()["fingerprint"] == full
+        assert httpx.post(f"{admin}/fixtures/{short}/to-stub").status_code == 201
+        assert httpx.delete(f"{admin}/fixtures/{short[:8]}").json() == {"deleted": 1}
+        gone = httpx.get(f"{admin}/fixtures/{short}")
+        assert gone.status_code == 404 and short in gone.text
+        too_short = httpx.get(f"{admin}/fixtures/{short[:7]}")
+        assert too_short.status_code == 404 and "fixtures list" in too_short.text
+        for hostile in ("..%2f..%2fetc", "*" * 10, "abcdefg*", "ABCDEF12"):
+            assert httpx.get(f"{admin}/fixtures/{hostile}").status_code == 404
+
+
 async def test_har_export_and_import_round_trip(
     tmp_path: Path, upstream: UpstreamServer
 ) -> None:

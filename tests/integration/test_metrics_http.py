@@ -136,6 +136,11 @@ async def test_websocket_and_grpc_traffic_fill_their_families(tmp_path: Path) ->
     assert stats["requests_by_protocol"] == {"ws": 1, "grpc": 1}
     assert stats["ws_messages"] == {"in": 2, "out": 2}
     assert stats["ws_connections_active"] == 0
+    # the totals agree: requests_total is the sum by protocol and of since_reset (no reset yet);
+    # every log entry (2 messages in, 2 out, the close) is in log_entries_total
+    assert stats["requests_total"] == 2
+    assert sum(n for by_class in stats["since_reset"].values() for n in by_class.values()) == 2
+    assert stats["log_entries_total"] == 2 + 4 + 1
 
 
 async def test_separate_metrics_listener_serves_metrics_health_and_errors() -> None:

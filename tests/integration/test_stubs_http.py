@@ -554,6 +554,8 @@ def test_global_latency_is_seeded_and_seen_by_the_client(latency: dict[str, Any]
     want = expected_delays(latency, 5, n)
     with MockServer(config={"core": {"seed": 5, "latency": latency}, "http": {"routes": routes}}) as mock:
         got = [timed_get(mock.url + "/lat")[0] for _ in range(n)]
+    # only a lower bound on real sockets: a loaded machine may add any delay on top (the
+    # decision itself is tested with an injected clock in tests/test_pipeline.py)
     for expected, elapsed in zip(want, got, strict=True):
         assert elapsed >= expected - 0.01  # no upper bound: CI shares 2 cores (house rule)
     if "uniform" in latency:
@@ -683,7 +685,7 @@ def test_transport_fault_dribble_spreads_the_body_over_dribble_ms(mock: MockServ
     assert head.startswith(b"HTTP/1.1 200")
     assert body == b'{"payload":"' + b"x" * 200 + b'"}'
     assert len(chunks) >= 5
-    assert 0.4 <= elapsed < 3.0
+    assert elapsed >= 0.4  # a lower bound only: a loaded machine may be slower
     assert chunks[-1][0] - chunks[0][0] >= 0.3
     # httpx sees a whole, valid (if slow) answer
     r = client.get(path)

@@ -219,7 +219,7 @@ async def test_script_wait_timeout_closes_with_1011_and_a_reason(tmp_path: Path)
         code, reason = await closed_with(ws)
     assert code == 1011
     assert reason is not None and "line 1" in reason and "timed out" in reason
-    assert 0.1 < time.monotonic() - started < 3
+    assert time.monotonic() - started > 0.1  # waited for the timeout (a lower bound only)
 
 
 async def test_script_timeout_continue_and_route_default_timeout(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ import msgspec
 import pytest
 import yaml
 
-from mockforge.config import CoreConfig, HttpConfig, read_config_file
+from mockforge.config import CoreConfig, HttpConfig
+from mockforge.config_files import read_config_file
 from mockforge.core import limits
 from mockforge.core.limits import DocumentLimits, LimitError, check_yaml_graph, load_yaml
 from mockforge.core.stubs import load_file

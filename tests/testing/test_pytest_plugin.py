@@ -261,3 +261,32 @@ def test_bad_ini_config_under_xdist_stops_the_run_and_a_bad_marker_fails_its_tes
     result = project.runpytest_subprocess("-n", "2", "-p", "xdist")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*mockforge: ConfigError: *missing.yaml: config file not found*"])
+
+
+def test_a_user_error_shows_the_test_line_and_one_message_not_a_library_traceback(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_user_errors="""
+        from mockforge.testing.server import MockServer
+
+        def test_bad_stub(mockforge):
+            mockforge.stub("GET", "/x", status="nope")
+
+        def test_bad_fault(mockforge):
+            mockforge.fault(status="slow")
+
+        def test_bad_config():
+            MockServer(config={"http": {"port": 70000}})
+
+        def test_bad_spec(tmp_path):
+            MockServer(spec=tmp_path / "missing.yaml").start()
+        """
+    )
+    result = project.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(failed=4)
+    out = result.stdout.str()
+    assert "mockforge.errors.StubError: response.status: expected an HTTP status from 100 to 599" in out
+    assert "mockforge.errors.ConfigError: <config> at http.port: expected a port from 0 to 65535" in out
+    assert "mockforge.errors.SpecError: " in out and "missing.yaml" in out
+    assert "mockforge.errors.ConfigError" in out  # the fault error too
+    for library in ("stub_parsing.py", "config.py", "testing/server.py", "faults.py", "concurrent/futures"):
+        assert library not in out, f"a library frame ({library}) is shown"

@@ -19,6 +19,9 @@ from mockforge.core.model import LogEntry
 
 __all__ = ["ExchangeLogged", "ExchangeTally"]
 
+#: WebSocket log entries that are not requests (a handshake, ``CONNECT``, is one).
+_WS_NOT_REQUESTS = frozenset({"MESSAGE_IN", "MESSAGE_OUT", "CLOSE"})
+
 
 class ExchangeLogged:
     """"One exchange was logged": its subscribers, called in the order they subscribed."""
@@ -40,7 +43,8 @@ class ExchangeTally:
     """Exchanges logged since the last reset, by protocol and status class: what the admin API's
     ``GET /__mockforge/stats`` shows as ``since_reset`` (a test suite reads its own traffic after
     ``POST /__mockforge/reset``). A subscriber of ``ExchangeLogged``: one dict update per exchange,
-    bounded by protocols x 6 status classes.
+    bounded by protocols x 6 status classes. It counts what ``requests_by_protocol`` counts
+    (WebSocket handshakes, not messages), so the totals of ``/stats`` agree.
 
         tally = ExchangeTally()
         log.logged.subscribe(tally.on_entry)
@@ -53,6 +57,8 @@ class ExchangeTally:
         self.counts: dict[tuple[str, int], int] = {}
 
     def on_entry(self, entry: LogEntry) -> None:
+        if entry.protocol == "ws" and entry.method in _WS_NOT_REQUESTS:
+            return  # counted as messages, as the metrics do: the totals of /stats agree
         key = (entry.protocol, entry.status // 100)
         counts = self.counts
         counts[key] = counts.get(key, 0) + 1

@@ -252,10 +252,14 @@ class AdminApi:
         cfg = rt.config
         # since start, from the metrics counters (the log forgets what it evicts)
         since_start: dict[str, Any] = rt.metrics.totals()
+        by_protocol: dict[str, int] = since_start.get("requests_by_protocol", {})
         return {
             "uptime_s": rt.uptime_s(),
-            "requests_total": rt.log.total,
-            "requests_by_protocol": since_start.get("requests_by_protocol", {}),
+            # the sum of requests_by_protocol (and of since_reset until a reset): WebSocket
+            # messages are in ws_messages, every log entry in log_entries_total
+            "requests_total": sum(by_protocol.values()),
+            "requests_by_protocol": by_protocol,
+            "log_entries_total": rt.log.total,
             "errors_by_protocol": since_start.get("errors_by_protocol", {}),
             "ws_connections_active": since_start.get("ws_connections_active", 0),
             "ws_messages": since_start.get("ws_messages", {"in": 0, "out": 0}),
@@ -289,4 +293,7 @@ class AdminApi:
         grpc = services.grpc
         if grpc is not None:
             out["grpc"] = {"connections_refused": grpc.connections_refused}
+        callbacks = services.spec.callbacks
+        if callbacks is not None:
+            out["callbacks"] = callbacks.counters()
         return out

@@ -28,6 +28,7 @@ from mockforge.openapi.validation import RequestValidator
 
 if TYPE_CHECKING:
     from mockforge.core.templating import Template
+    from mockforge.http.callbacks import CallbackSender
     from mockforge.runtime import Runtime
 
 log = logging.getLogger("mockforge.http")
@@ -88,8 +89,13 @@ class SpecAnswerer:
     with the closest stubs and routes, for a request no route matches.
     """
 
-    def __init__(self, runtime: Runtime, model: ApiModel, *, tail: AnswerTail, not_found: NotFound) -> None:
+    def __init__(
+        self, runtime: Runtime, model: ApiModel, *, tail: AnswerTail, not_found: NotFound,
+        callbacks: CallbackSender | None = None,
+    ) -> None:
         cfg = runtime.config
+        #: Sends the callbacks of operations that have them (None when the model has none).
+        self.callbacks = callbacks
         self.runtime = runtime
         self.tail = tail
         self.not_found = not_found
@@ -216,10 +222,14 @@ class SpecAnswerer:
         off_loop = ""
         if self.template_expand and self.tail.plugins is not None and self._calls_plugin_functions(choice):
             off_loop = "plugins"  # {{plugin.ID.NAME}} tokens: not on the event loop
-        return await self.tail.finish(
+        answer = await self.tail.finish(
             request, partial(self._to_response, request, choice), off_loop=off_loop,
             operation_id=op.operation_id, tags=op.tags,
         )
+        if op.callbacks and self.callbacks is not None and 200 <= answer.status < 300 and not answer.transport_fault:
+            # tasks that start once this answer is written (http/callbacks.py)
+            self.callbacks.fire(self.model, op, request, answer)
+        return answer
 
     def operation_of(self, method: str, path: str) -> Operation | None:
         """The operation a request would route to (None: no route)."""

@@ -15,7 +15,9 @@ show them relative to the working directory. ``base_paths`` is ``[""]`` when no 
 
 Problems in the document's structure (unreadable file, unknown version, a broken ``$ref`` in a
 path item or a shared schema, the same route in two files) raise ``SpecError``; an operation that
-is broken on its own is left out with one line in ``ApiModel.warnings``.
+is broken on its own is left out with one line in ``ApiModel.warnings`` (and in ``errors``).
+A document that would serve nothing without a word gets a warning too: one with no operations,
+and schemas that are only ``$ref`` to each other in a cycle (A -> B -> A, which describes no value).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from mockforge.openapi import swagger2
 from mockforge.openapi.model import (
     MISSING,
     ApiModel,
+    CallbackSpec,
     HeaderSpec,
     MediaType,
     Operation,
@@ -80,11 +83,42 @@ def load_specs(
     routes: dict[str, Operation] = {}
     for loader in loaders:
         loader.load_paths(routes)
+        loader.load_webhooks()
     res.finish()
     model.warnings.extend(res.notes)
     model.defs = res.defs
     model.files = res.files
+    for loader in loaders:
+        if not loader.operations and not loader.skipped and not loader.doc.get("webhooks"):
+            where = "/paths" if isinstance(loader.doc.get("paths"), dict) else "/"
+            model.warnings.append(f"{shown(loader.path)} at {where}: no operations: this document serves nothing")
+    model.warnings.extend(_ref_only_cycles(res))
     return model
+
+
+def _ref_only_cycles(res: Resolver) -> list[str]:
+    """One warning per cycle of schemas that are nothing but a ``$ref`` to the next one."""
+    nxt: dict[str, str] = {}
+    for name, schema in res.defs.items():
+        if isinstance(schema, dict) and len(schema) == 1 and str(schema.get("$ref", "")).startswith("#/$defs/"):
+            nxt[name] = schema["$ref"][len("#/$defs/"):]
+    out: list[str] = []
+    done: set[str] = set()
+    for start in nxt:
+        path: list[str] = []
+        at = start
+        while at in nxt and at not in done and at not in path:
+            path.append(at)
+            at = nxt[at]
+        done.update(path)
+        if at not in path:
+            continue
+        cycle = path[path.index(at):]
+        place = res.origin(cycle[0])
+        where = f"{shown(place[0])} at {place[1]}" if place else cycle[0]
+        names = " -> ".join([*cycle, cycle[0]])
+        out.append(f"{where}: schemas that only $ref each other in a cycle ({names}) describe no value")
+    return out
 
 
 def combined_document(
@@ -197,6 +231,10 @@ class _SpecLoader:
         self.version = version
         self.v2 = version == "2.0"
         self.siblings = version == "3.1"  # 3.1 keeps keywords next to a schema $ref
+        #: operations this document contributed (a document with none gets a warning)
+        self.operations = 0
+        #: operations and path items left out (each already has its own line)
+        self.skipped = 0
         # objects reached through a shared $ref are built once: (file, pointer) -> object
         self.param_memo: dict[tuple[str, str], Parameter] = {}
         self.body_memo: dict[tuple[str, str], RequestBodySpec] = {}
@@ -262,7 +300,7 @@ class _SpecLoader:
                 except RefError as exc:
                     raise SpecError(exc.message, file=shown(self.path), where=pointer + "/$ref") from None
             if not isinstance(item, dict):
-                self.model.warnings.append(f"{shown(file)} at {pointer}: path item is not a mapping, skipped")
+                self._error(f"{shown(file)} at {pointer}: path item is not a mapping, skipped")
                 continue
             bases = self.doc_bases if self.v2 else (_servers(item.get("servers")) or self.doc_bases)
             for method in METHODS:
@@ -275,11 +313,17 @@ class _SpecLoader:
                         raise Malformed("operation is not a mapping")
                     operation = self._operation(method, template, item, op, file, pointer, bases)
                 except (RefError, Malformed) as exc:
-                    self.model.warnings.append(
-                        f"{shown(file)} at {op_pointer}: {method.upper()} {template} skipped: {exc.message}"
-                    )
+                    self._error(f"{shown(file)} at {op_pointer}: {method.upper()} {template} skipped: {exc.message}")
                     continue
                 self._add(operation, routes)
+                self.operations += 1
+
+    def _error(self, line: str) -> None:
+        """Something left out of the model: a warning at start, a reason to keep the last good
+        model on hot reload."""
+        self.model.warnings.append(line)
+        self.model.errors.append(line)
+        self.skipped += 1
 
     def _add(self, operation: Operation, routes: dict[str, Operation]) -> None:
         key = route_key(operation.method, operation.path)
@@ -353,7 +397,63 @@ class _SpecLoader:
             file=file,
             pointer=op_pointer,
             extensions={k: v for k, v in op.items() if isinstance(k, str) and k.startswith("x-")},
+            callbacks=[] if self.v2 else self._callbacks(op.get("callbacks"), file, op_pointer),
         )
+
+    # -- callbacks and webhooks (docs/CALLBACKS.md) ---------------------------------------------
+
+    def _callbacks(self, raw: Any, file: str, pointer: str) -> list[CallbackSpec]:
+        """An operation's callbacks; a broken one is left out with a warning (the operation stays)."""
+        if not isinstance(raw, dict):
+            return []
+        out: list[CallbackSpec] = []
+        for name, value in raw.items():
+            where = f"{pointer}/callbacks/{escape(str(name))}"
+            try:
+                node, f, p = self.res.deref(value, file, where)
+                if not isinstance(node, dict):
+                    raise Malformed("a callback is not a mapping")
+                for expression, item in node.items():
+                    if str(expression).startswith("x-"):
+                        continue
+                    out += self._path_item_requests(str(name), str(expression), item, f,
+                                                    f"{p}/{escape(str(expression))}")
+            except (RefError, Malformed) as exc:
+                self.model.warnings.append(f"{shown(file)} at {where}: callback {name} left out: {exc.message}")
+        return out
+
+    def load_webhooks(self) -> None:
+        """The 3.1 ``webhooks`` of this document; a broken one is left out with a warning."""
+        raw = self.doc.get("webhooks")
+        if self.version != "3.1" or not isinstance(raw, dict):
+            return
+        for name, item in raw.items():
+            where = f"/webhooks/{escape(str(name))}"
+            try:
+                requests = self._path_item_requests(str(name), "", item, self.path, where)
+            except (RefError, Malformed) as exc:
+                self.model.warnings.append(f"{shown(self.path)} at {where}: webhook {name} left out: {exc.message}")
+                continue
+            if requests:
+                self.model.webhooks.setdefault(str(name), requests)
+
+    def _path_item_requests(self, name: str, expression: str, item: Any, file: str, pointer: str) -> list[CallbackSpec]:
+        item, file, pointer = self.res.deref(item, file, pointer)
+        if not isinstance(item, dict):
+            raise Malformed("path item is not a mapping")
+        out: list[CallbackSpec] = []
+        for method in METHODS:
+            op = item.get(method)
+            if not isinstance(op, dict):
+                continue
+            where = f"{pointer}/{method}"
+            body = self._request_body(op.get("requestBody"), file, where)
+            media = None
+            if body is not None and body.content:
+                media = next((m for ct, m in body.content.items() if "json" in ct.lower()), None)
+                media = media or next(iter(body.content.values()))
+            out.append(CallbackSpec(name, expression, method.upper(), media, file, where))
+        return out
 
     def _params(self, raw: Any, file: str, pointer: str) -> list[RawParam]:
         if raw is None:

@@ -83,6 +83,21 @@ class RequestBodySpec:
 
 
 @dataclass(slots=True)
+class CallbackSpec:
+    """A request mockforge sends out: an operation's ``callbacks`` entry (``expression`` is the
+    runtime expression giving its URL, e.g. ``{$request.body#/callbackUrl}``) or a 3.1
+    ``webhooks`` entry (``expression`` empty: the URL is given when it is fired)."""
+
+    name: str
+    expression: str
+    method: str  # upper case
+    #: The request body's media type (a JSON one preferred), None without a body.
+    body: MediaType | None = None
+    file: str = ""
+    pointer: str = ""
+
+
+@dataclass(slots=True)
 class Operation:
     method: str  # upper case
     path: str  # template as written in the spec, e.g. "/pets/{petId}"
@@ -99,6 +114,8 @@ class Operation:
     pointer: str = ""  # JSON pointer of the operation, e.g. "/paths/~1pets/get"
     #: The operation's ``x-*`` extensions (e.g. ``x-mockforge-plugin``).
     extensions: dict[str, Any] = field(default_factory=dict)
+    #: Requests sent after this operation is answered (``callbacks``; docs/CALLBACKS.md).
+    callbacks: list[CallbackSpec] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -116,5 +133,10 @@ class ApiModel:
     files: set[str] = field(default_factory=set)
     #: One line per problem that did not stop loading (broken operation, invalid example, ...).
     warnings: list[str] = field(default_factory=list)
+    #: The lines of ``warnings`` that left something out (a skipped operation or path item): load
+    #: errors. Hot reload keeps the last good model when an edit adds one (watch.py).
+    errors: list[str] = field(default_factory=list)
     #: Header names (lower case) of every ``apiKey`` scheme in ``header``: redacted in the log.
     api_key_headers: set[str] = field(default_factory=set)
+    #: OpenAPI 3.1 ``webhooks``: name -> its requests (fired by ``POST /__mockforge/webhooks/{name}``).
+    webhooks: dict[str, list[CallbackSpec]] = field(default_factory=dict)

@@ -392,6 +392,10 @@ class Resolver:
         self._queue.append((name, path, pointer, node, siblings))
         return name
 
+    def origin(self, name: str) -> tuple[str, str] | None:
+        """(file, JSON pointer) the def ``name`` was built from (warnings only: a linear scan)."""
+        return next((place for place, known in self._names.items() if known == name), None)
+
     def finish(self) -> None:
         """Convert every queued def (which may queue more); a broken ``$ref`` is a ``SpecError``."""
         while self._queue:

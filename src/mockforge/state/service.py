@@ -572,7 +572,7 @@ class StateService:
         """Load ``http.state.seed`` (resource name or collection path -> list of objects) into the
         default namespace; the whole file is checked first, then stored (whole or not at all).
         ``ConfigError`` names the file and the key of the first problem."""
-        from mockforge.config import read_config_file
+        from mockforge.config_files import read_config_file
         from mockforge.errors import ConfigError
 
         data = read_config_file(path)

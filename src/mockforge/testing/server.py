@@ -31,10 +31,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import msgspec
 
-from mockforge.config import Config, build_config, read_config_file
+from mockforge.config import Config, build_config
+from mockforge.config_files import read_config_file
 from mockforge.core.scenarios import STARTED
 from mockforge.core.stubs import SOURCE_API, Stub, parse_stub
 from mockforge.core.verification import verify as verify_log
+from mockforge.errors import MockforgeError
 from mockforge.server import Server
 
 if TYPE_CHECKING:
@@ -120,6 +122,14 @@ def make_config(
     if isinstance(metrics, dict) and (metrics.get("enabled") or metrics.get("port") is not None):
         overrides["observability.metrics.port"] = 0
     return build_config(data, file=file, env=env if env is not None else {}, overrides=overrides)
+
+
+def _fresh(exc: MockforgeError) -> MockforgeError:
+    """A user error (``StubError``, ``ConfigError``, ``SpecError``...) leaves a ``MockServer`` call
+    as a fresh exception of the same type raised there, without the frames inside mockforge:
+    pytest then shows the test's line and the one-line message, not a library traceback (the
+    frames of this module are hidden with ``__tracebackhide__``)."""
+    return type(exc)(exc.message, file=exc.file, where=exc.where)
 
 
 class StubHandle:
@@ -288,7 +298,11 @@ class MockServer:
         tls: bool = False,
     ) -> None:
         # Bad config raises here and a bad spec or proto in start(), before any test uses them.
-        self.config = make_config(config=config, spec=spec, protos=protos, stubs=stubs, seed=seed, tls=tls)
+        __tracebackhide__ = True
+        try:
+            self.config = make_config(config=config, spec=spec, protos=protos, stubs=stubs, seed=seed, tls=tls)
+        except MockforgeError as exc:
+            raise _fresh(exc) from None
         self.server = Server(self.config)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -340,7 +354,11 @@ class MockServer:
         self._owns_loop = True
         self._thread = threading.Thread(target=run, name="mockforge-server", daemon=True)
         self._thread.start()
-        started.result()
+        __tracebackhide__ = True
+        try:
+            started.result()
+        except MockforgeError as exc:
+            raise _fresh(exc) from None
         self._started()
         return self
 
@@ -557,13 +575,18 @@ class MockServer:
         data: dict[str, Any] = {"request": {"method": method, "path": path}, "response": response}
         if times is not None:
             data["times"] = times
+        __tracebackhide__ = True
         return self.add_stub(data)
 
     def add_stub(self, definition: Mapping[str, Any]) -> StubHandle:
         """Add a stub in the full shape of ``POST /__mockforge/stubs`` (matchers, scenario,
         priority, fault...); ``StubError`` names the field when it is wrong."""
+        __tracebackhide__ = True
         service = self._stub_service()
-        stub = parse_stub(definition, "", SOURCE_API, files=service.files)
+        try:
+            stub = parse_stub(definition, "", SOURCE_API, files=service.files)
+        except MockforgeError as exc:
+            raise _fresh(exc) from None
         stored = service.store.add(stub)
         return StubHandle(self, stored.id)
 
@@ -629,11 +652,15 @@ class MockServer:
     def fault(self, spec: Mapping[str, Any] | None = None, /, **fields: Any) -> None:
         """Set the global fault (``PUT /__mockforge/faults``): ``fault(status=503, rate=0.5)``,
         ``fault({"transport": "reset"})``; ``fault(None)`` clears it. ``ConfigError`` when wrong."""
+        __tracebackhide__ = True
         policy = self._stub_service().fault_policy
         if spec is None and not fields:
             policy.clear_global()
         else:
-            policy.set_global({**(spec or {}), **fields})
+            try:
+                policy.set_global({**(spec or {}), **fields})
+            except MockforgeError as exc:
+                raise _fresh(exc) from None
 
     def checkpoint(self) -> Checkpoint:
         """Remember the stubs, scenario states, global fault and log position, for ``rollback``."""
