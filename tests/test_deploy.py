@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mockforge.config import Config, _unknown_keys, build_config
+from mockforge.config import Config, build_config
+from mockforge.config_files import unknown_keys
 from mockforge.http.app import HEALTH_PATHS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,7 +119,7 @@ def test_the_deployment_points_shared_state_at_the_redis_service() -> None:
 
 def test_the_configmap_is_a_config_mockforge_accepts_and_matches_the_pod() -> None:
     raw = yaml.safe_load(_one("ConfigMap", "mockforge-config")["data"]["mockforge.yaml"])
-    assert _unknown_keys(raw, Config, "") == []
+    assert unknown_keys(raw, Config, "") == []
     cfg = build_config(raw, env={})
     dep = _one("Deployment", "mockforge")["spec"]["template"]["spec"]
     c = dep["containers"][0]
