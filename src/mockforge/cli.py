@@ -67,6 +67,10 @@ def main() -> None:
               help="Check proxied answers against the spec (docs/DRIFT.md).")
 @click.option("--state", "state_mode", type=click.Choice(["off", "on", "strict"]),
               help="Stateful mocks: remember what clients create (docs/STATE.md).")
+# ---- shared state (docs/SHARED_STATE.md) ----
+@click.option("--shared-state", "shared_state", metavar="URL",
+              help="Share stubs, scenarios and the request log with other replicas through Redis "
+                   "(redis://host:6379/0, rediss://..., unix:///path); default memory.")
 def serve(**opts: Any) -> None:
     """Serve mocks until SIGINT/SIGTERM. Prints the bound ports on start."""
     from mockforge.config import load_config
@@ -94,6 +98,7 @@ def serve(**opts: Any) -> None:
         "core.proxy.upstream": opts["proxy_url"],
         "http.drift.mode": opts["drift"],
         "http.state.mode": opts["state_mode"],
+        "core.shared_state": opts["shared_state"],
     }
     if opts["record_url"]:
         overrides["core.fixtures.mode"] = "record"

@@ -63,13 +63,21 @@ class Runtime:
         self.admin_refused: dict[str, int] = {}
         #: Hooks run on reset (per-test isolation, POST /__mockforge/reset).
         self.reset_hooks: list[Callable[[], None]] = []
+        #: Why serving is degraded now (the shared store is unreachable), None when it is not;
+        #: set by the shared store (docs/SHARED_STATE.md), read by ``/health/ready``.
+        self.degraded: Callable[[], str | None] = lambda: None
 
     def uptime_s(self) -> float:
         return round(time.monotonic() - self.started_monotonic, 3)
 
     def health(self) -> dict[str, Any]:
-        return {
+        out = {
             "status": "ok" if self.ready else "starting",
             "version": self.version,
             "uptime_s": self.uptime_s(),
         }
+        degraded = self.degraded()
+        if degraded is not None:
+            out["status"] = "degraded" if self.ready else out["status"]
+            out["degraded"] = degraded
+        return out

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from mockforge.core.events import ExchangeTally
 from mockforge.core.model import Response
 from mockforge.core.pipeline import FilterStep, NotFound, Pipeline, Step
+from mockforge.core.shared_state import SharedState
 from mockforge.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -94,6 +95,8 @@ class Services:
     state: StateService | None = None
     #: Exchanges since the last reset, for the admin API (subscribed to the log's ExchangeLogged).
     tally: ExchangeTally = field(default_factory=ExchangeTally)
+    #: The store shared with other replicas (``core.shared_state``: Redis); None: this process only.
+    shared: SharedState | None = None
 
     def admin_routes(self) -> list[AdminRoute]:
         """Every service's admin endpoints (``http/admin.py`` adds its own)."""
@@ -124,6 +127,7 @@ class Services:
             ("fixtures", self.fixtures),
             ("plugins", self.plugins),
             ("state", self.state),
+            ("shared state", self.shared),
         )
         for name, svc in closing:
             if svc is not None:
@@ -138,6 +142,22 @@ def _plugins_configured(runtime: Runtime) -> bool:
     if cfg.load:
         return True
     return any(Path(d).is_dir() and any(Path(d).glob("*/plugin.yaml")) for d in cfg.dirs)
+
+
+async def _start_shared(runtime: Runtime, stubs: StubService, ws: WebSocketHub | None) -> SharedState:
+    """Connect to the shared store (ConfigError, exit 2, when it cannot be used) and plug it into
+    the stub step, readiness and WebSocket push."""
+    from mockforge.shared.redis_state import RedisSharedState
+
+    shared = RedisSharedState(runtime, stubs.store, stubs.scenario_store, stubs.files)
+    await shared.start()
+    stubs.shared = shared
+    runtime.degraded = lambda: shared.degraded
+    runtime.metrics.shared = shared.stats
+    if ws is not None:
+        ws.fanout = shared
+        shared.on_ws(ws.deliver)
+    return shared
 
 
 async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
@@ -197,6 +217,12 @@ async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
         stubs=stubs, spec=spec, pipeline=pipeline, ws=ws, plugins=plugins, fixtures=fixtures, drift=drift,
         state=state,
     )
+    if cfg.core.shared_state != "memory":  # memory: redis is never imported
+        try:
+            services = replace(services, shared=await _start_shared(runtime, stubs, ws))
+        except BaseException:  # Redis unusable: what was opened above is closed, then the error stands
+            await services.aclose()
+            raise
     runtime.log.logged.subscribe(services.tally.on_entry)
     runtime.reset_hooks.append(services.tally.clear)
     if cfg.grpc_enabled():
