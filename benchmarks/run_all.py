@@ -33,6 +33,7 @@ BENCHMARKS = [
     ("drift_bench.py", True, 900),
     ("state_bench.py", True, 900),
     ("state_corpus.py", True, 900),
+    ("workers_bench.py", True, 900),
 ]
 
 

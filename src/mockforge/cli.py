@@ -67,6 +67,12 @@ def main() -> None:
               help="Check proxied answers against the spec (docs/DRIFT.md).")
 @click.option("--state", "state_mode", type=click.Choice(["off", "on", "strict"]),
               help="Stateful mocks: remember what clients create (docs/STATE.md).")
+# ---- workers (docs/SCALING.md) ----
+@click.option("--workers", metavar="N|auto",
+              help="Worker processes serving the same ports (default 1; auto = one per core). "
+                   "More than 1 needs --shared-state or --independent-workers.")
+@click.option("--independent-workers", is_flag=True, default=None,
+              help="Let each worker keep its own logs, stubs and scenarios (a load-test target).")
 # ---- shared state (docs/SHARED_STATE.md) ----
 @click.option("--shared-state", "shared_state", metavar="URL",
               help="Share stubs, scenarios and the request log with other replicas through Redis "
@@ -98,6 +104,8 @@ def serve(**opts: Any) -> None:
         "core.proxy.upstream": opts["proxy_url"],
         "http.drift.mode": opts["drift"],
         "http.state.mode": opts["state_mode"],
+        "core.workers": _workers_option(opts["workers"]),
+        "core.independent_workers": opts["independent_workers"],
         "core.shared_state": opts["shared_state"],
     }
     if opts["record_url"]:
@@ -111,6 +119,10 @@ def serve(**opts: Any) -> None:
         _fail(exc)
         return
     setup_logging(cfg.observability.log_level)
+    if cfg.worker_count() > 1:
+        from mockforge.workers.supervisor import supervise
+
+        sys.exit(supervise(cfg))
     try:
         import uvloop
 
@@ -122,6 +134,16 @@ def serve(**opts: Any) -> None:
             runner.run(_serve(cfg))
         except MockforgeError as exc:
             _fail(exc)
+
+
+def _workers_option(value: str | None) -> int | str | None:
+    if value is None or value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        _fail(f"--workers: expected a number or 'auto', got {value!r}")
+        raise AssertionError("unreachable") from None
 
 
 async def _serve(cfg: Any) -> None:

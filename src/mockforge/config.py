@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +34,8 @@ DEFAULT_ADMIN_PORT = 9080
 DEFAULT_METRICS_PORT = 9090
 DEFAULT_MAX_REQUEST_LOGS = 1000
 DEFAULT_CONFIG_NAME = "mockforge.yaml"
+#: Most worker processes ``core.workers`` may ask for (a typo such as 1000 is refused, not forked).
+MAX_WORKERS = 256
 
 
 class ValidationConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -260,6 +262,11 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_document_depth: int = 128
     #: Nodes a YAML document may reach through aliases; more is an error (alias bombs).
     max_yaml_alias_nodes: int = 100_000
+    #: Worker processes serving the same ports (docs/SCALING.md); ``auto``: one per core.
+    workers: int | Literal["auto"] = 1
+    #: With more than one worker, let each keep its own state (logs, stubs, scenarios) instead of
+    #: refusing to start without ``shared_state``; logs and verification then say which worker.
+    independent_workers: bool = False
     #: Where replicas share state (docs/SHARED_STATE.md): ``memory`` (this process only), or a
     #: ``redis://``, ``rediss://`` or ``unix://`` URL.
     shared_state: str = "memory"
@@ -327,6 +334,11 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
             return m.port
         return DEFAULT_METRICS_PORT if m.enabled else None
 
+    def worker_count(self) -> int:
+        """``core.workers`` as a number (``auto``: the cores of this machine)."""
+        w = self.core.workers
+        return (os.cpu_count() or 1) if w == "auto" else w
+
 
 #: Environment variable -> key path. Documented in docs/CONFIG.md; keep both in step.
 ENV_KEYS: dict[str, str] = {
@@ -348,6 +360,7 @@ ENV_KEYS: dict[str, str] = {
     "MOCKFORGE_ADMIN_INSECURE": "admin.insecure",
     "MOCKFORGE_MAX_REQUEST_LOGS": "core.max_request_logs",
     "MOCKFORGE_SEED": "core.seed",
+    "MOCKFORGE_WORKERS": "core.workers",
     "MOCKFORGE_CACHE_DIR": "core.cache_dir",
     "MOCKFORGE_FIXTURES_MODE": "core.fixtures.mode",
     "MOCKFORGE_FIXTURES_DIR": "core.fixtures.dir",
@@ -359,7 +372,7 @@ ENV_KEYS: dict[str, str] = {
 }
 
 #: Variables read elsewhere (not config keys): they must not be reported as unknown.
-ENV_OTHER = {"MOCKFORGE_CONFIG", "MOCKFORGE_PROFILE"}
+ENV_OTHER = {"MOCKFORGE_CONFIG", "MOCKFORGE_PROFILE", "MOCKFORGE_WORKER"}
 
 #: Keys whose values are paths, resolved against the config file's folder.
 PATH_KEYS = (
@@ -674,6 +687,7 @@ def _check(cfg: Config, file: str | None) -> None:
         raise bad("core.shared_state", f"expected 'memory' or a redis://, rediss:// or unix:// URL, got {shared!r}")
     if not _PREFIX_RE.fullmatch(cfg.core.shared_state_prefix):
         raise bad("core.shared_state_prefix", "expected 1 to 64 of A-Z a-z 0-9 _ . : -")
+    _check_workers(cfg, bad)
     if cfg.core.max_near_miss_stubs < 0:
         raise bad("core.max_near_miss_stubs", "expected a number >= 0")
     for i, route in enumerate(cfg.websocket.routes):
@@ -691,6 +705,20 @@ def _check(cfg: Config, file: str | None) -> None:
                 compile_user_regex(rule.regex, where=f"core.proxy.rules.{i}.regex")
             except RegexError as exc:
                 raise bad(exc.where, exc.reason) from None
+
+
+def _check_workers(cfg: Config, bad: Callable[[str, str], ConfigError]) -> None:
+    workers = cfg.core.workers
+    if workers != "auto" and not 1 <= workers <= MAX_WORKERS:
+        raise bad("core.workers", f"expected a number from 1 to {MAX_WORKERS} or 'auto', got {workers}")
+    n = cfg.worker_count()
+    if n > 1 and cfg.core.shared_state == "memory" and not cfg.core.independent_workers:
+        raise bad(
+            "core.workers",
+            f"{n} workers would each keep their own request log, stubs and scenarios, so verification "
+            "and admin changes would be wrong; give core.shared_state a redis:// URL (--shared-state) "
+            "or pass --independent-workers to accept per-worker state",
+        )
 
 
 def load_config(

@@ -12,6 +12,7 @@ construction, so no lookup by name is left).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ class Counters(Protocol):
 
 
 class Runtime:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, worker_index: int = 1) -> None:
         self.config = config
         self.version = __version__
         #: Folders stubs, fixtures and plugins may read files from, and the read cap (core/files.py).
@@ -63,6 +64,14 @@ class Runtime:
         self.admin_refused: dict[str, int] = {}
         #: Hooks run on reset (per-test isolation, POST /__mockforge/reset).
         self.reset_hooks: list[Callable[[], None]] = []
+        #: ``workers`` in /health: the count configured, alive and restarted (kept current by the
+        #: supervisor through ``mockforge.workers.child``), and this worker's index and pid.
+        count = config.worker_count()
+        self.workers: dict[str, int] = {
+            "configured": count, "alive": 1, "restarts": 0, "index": worker_index, "pid": os.getpid(),
+        }
+        if count > 1 and config.core.independent_workers:
+            self.log.scope = f"worker {worker_index} of {count}"
         #: Why serving is degraded now (the shared store is unreachable), None when it is not;
         #: set by the shared store (docs/SHARED_STATE.md), read by ``/health/ready``.
         self.degraded: Callable[[], str | None] = lambda: None
@@ -75,6 +84,7 @@ class Runtime:
             "status": "ok" if self.ready else "starting",
             "version": self.version,
             "uptime_s": self.uptime_s(),
+            "workers": dict(self.workers),
         }
         degraded = self.degraded()
         if degraded is not None:

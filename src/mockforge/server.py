@@ -16,6 +16,8 @@ import asyncio
 import contextlib
 import errno
 import logging
+import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mockforge.config import Config
@@ -38,10 +40,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("mockforge")
 
 
+#: Listener name -> the socket a worker serves it on (``mockforge.workers.sockets``), or None to bind.
+SocketSource = Callable[[str], socket.socket | None]
+
+
 class Server:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, sockets: SocketSource | None = None, worker_index: int = 1) -> None:
         self.config = config
-        self.runtime = Runtime(config)
+        self.runtime = Runtime(config, worker_index)
+        #: With workers: where each shared listener's socket comes from (None: bind as configured).
+        self._sockets = sockets
         self.app: HttpMockApp | None = None
         #: What this server runs (typed; built by ``start``).
         self.services: Services | None = None
@@ -85,7 +93,8 @@ class Server:
                 host = cfg.grpc.host or cfg.http.host
                 try:
                     grpc_tls = self.tls.grpc.context if self.tls and self.tls.grpc else None
-                    rt.ports["grpc"] = await services.grpc.start(host, cfg.grpc_listener_port(), ssl=grpc_tls)
+                    rt.ports["grpc"] = await services.grpc.start(host, cfg.grpc_listener_port(), ssl=grpc_tls,
+                                                                 sock=self._socket("grpc"))
                 except OSError as exc:
                     raise self._listen_error("grpc", host, cfg.grpc_listener_port(), exc) from None
             admin_port = cfg.admin_listener_port()
@@ -156,12 +165,15 @@ class Server:
     async def _listen(self, name: str, app: Any, host: str, port: int, tls: Any = None) -> None:
         listener = HttpListener(app, host, port, self.wire_limits, tls, self.config.http.tls.mode)
         try:
-            bound = await listener.start()
+            bound = await listener.start(self._socket(name))
         except OSError as exc:
             raise self._listen_error(name, host, port, exc) from None
         self._listeners.append((name, listener))
         self.runtime.ports[name] = bound
         self.runtime.wire_counters[name] = listener.state
+
+    def _socket(self, name: str) -> socket.socket | None:
+        return self._sockets(name) if self._sockets is not None else None
 
     @staticmethod
     def _listen_error(name: str, host: str, port: int, exc: OSError) -> ListenError:

@@ -156,6 +156,9 @@ class RequestLog:
         self._ids = count(1)
         self.evicted = 0
         self.total = 0
+        #: What this log covers when it is not every request the mock answered: ``worker 1 of 2``
+        #: with independent workers (docs/SCALING.md); logs and verification answers say it.
+        self.scope: str | None = None
         #: Published with each appended entry (metrics subscribe; ``core/events.py``).
         self.logged = ExchangeLogged()
         #: The subscribers of ``logged`` (the same list).

@@ -218,8 +218,9 @@ class GrpcService:
                 out.append(ReflectionV1Alpha(_service_names=names, _pool=self.pool))
         return out
 
-    async def start(self, host: str, port: int, ssl: Any = None) -> int:
-        """Bind and serve; the bound port (``port`` may be 0)."""
+    async def start(self, host: str, port: int, ssl: Any = None, sock: Any = None) -> int:
+        """Bind and serve; the bound port (``port`` may be 0). With ``sock`` (a worker's share of
+        the port, ``mockforge.workers.sockets``) serve that socket instead of binding."""
         import h2.connection
 
         from mockforge.grpc import framing
@@ -244,7 +245,10 @@ class GrpcService:
             status_details_codec=_status_details_codec(),
             config=framing.server_config(limit),
         )
-        await self._server.start(host, port, ssl=ssl)  # ssl: an SSLContext with ALPN h2 (mockforge.tls)
+        if sock is not None:
+            await self._server.start(sock=sock, ssl=ssl, backlog=2048)
+        else:
+            await self._server.start(host, port, ssl=ssl)  # ssl: an SSLContext with ALPN h2 (mockforge.tls)
         sockets = self._server._server.sockets
         bound = int(sockets[0].getsockname()[1]) if sockets else port
         self.runtime.ports["grpc"] = bound

@@ -148,11 +148,11 @@ def unavailable(exc: SharedUnavailable) -> Response:
 
 
 async def shared_log(ctx: StubsAdminContext) -> tuple[RequestLog, str | None]:
-    """The log to read: every replica's (shared), or this one's with the reason when the shared
-    store is unreachable."""
+    """The log to read and what it covers when not everything: every replica's (shared), or this
+    one's with the reason when the shared store is unreachable."""
     shared = ctx.shared
-    if shared is None:
-        return ctx.log, None
+    if shared is None:  # independent workers: the log is one worker's, and says so (docs/SCALING.md)
+        return ctx.log, ctx.log.scope
     try:
         return await shared.log_view(), None
     except SharedUnavailable as exc:

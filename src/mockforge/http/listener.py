@@ -5,6 +5,7 @@ Kept apart from the protocol so each module stays one concept (and under 800 lin
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from typing import Any
 
@@ -25,7 +26,9 @@ class HttpListener:
         self.state = ServerState(limits)
         self._server: asyncio.Server | None = None
 
-    async def start(self) -> int:
+    async def start(self, sock: socket.socket | None = None) -> int:
+        """Bind ``host:port`` and serve; with ``sock`` (a worker's share of a port, see
+        ``mockforge.workers.sockets``) serve that socket instead. Returns the bound port."""
         loop = asyncio.get_running_loop()
         if self.tls is not None:
             from mockforge.tls.listener import TlsServer
@@ -35,12 +38,16 @@ class HttpListener:
                                state=self.state, header_timeout_s=self.state.limits.header_timeout_s,
                                max_connections=self.state.limits.max_connections)
             self.state.tls_counters = server.counters
-            self.port = await server.start(self.host, self.port)
+            self.port = await server.start(self.host, self.port, sock=sock)
             self._server = server  # type: ignore[assignment]
             return self.port
-        self._server = await loop.create_server(
-            lambda: HttpProtocol(self.app, self.state), self.host, self.port, backlog=2048, reuse_address=True
-        )
+        if sock is not None:
+            self._server = await loop.create_server(lambda: HttpProtocol(self.app, self.state), sock=sock,
+                                                    backlog=2048)
+        else:
+            self._server = await loop.create_server(
+                lambda: HttpProtocol(self.app, self.state), self.host, self.port, backlog=2048, reuse_address=True
+            )
         sock = self._server.sockets[0]
         self.port = int(sock.getsockname()[1])
         return self.port

@@ -66,7 +66,17 @@ class TlsServer:
                 "plain_on_tls_port": self.plain_on_tls, "tls_refused": self.refused,
                 "tls_first_byte_timeouts": self.timeouts}
 
-    async def start(self, host: str, port: int) -> int:
+    async def start(self, host: str, port: int, sock: socket.socket | None = None) -> int:
+        """Bind and accept; with ``sock`` (a worker's share of a port) accept on it instead."""
+        if sock is None:
+            sock = await self._bind(host, port)
+        else:
+            sock.setblocking(False)
+        self.sockets = [sock]
+        self._loop.add_reader(sock.fileno(), self._accept, sock)
+        return int(sock.getsockname()[1])
+
+    async def _bind(self, host: str, port: int) -> socket.socket:
         infos = await self._loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, kind, proto, _, addr = infos[0]
         sock = socket.socket(family, kind, proto)
@@ -80,9 +90,7 @@ class TlsServer:
         except OSError:
             sock.close()
             raise
-        self.sockets = [sock]
-        self._loop.add_reader(sock.fileno(), self._accept, sock)
-        return int(sock.getsockname()[1])
+        return sock
 
     def close(self) -> None:
         for sock in self.sockets:
