@@ -124,7 +124,7 @@ def test_help_lists_every_serve_flag() -> None:
         assert flag in out
 
 
-@pytest.mark.parametrize("module", ["grpclib", "grpc", "wasmtime", "httpx", "prometheus_client"])
+@pytest.mark.parametrize("module", ["grpclib", "grpc", "wasmtime", "httpx", "prometheus_client", "redis"])
 def test_http_only_server_does_not_import_optional_stacks(module: str) -> None:
     code = f"""
 import asyncio, sys, uvloop
