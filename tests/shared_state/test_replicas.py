@@ -126,3 +126,24 @@ def test_reset_on_one_replica_clears_what_is_shared(replicas: Callable[..., list
     poll(lambda: a.client.get("/r").status_code == 404, "the reset on A")
     logs = a.admin("GET", "logs").json()
     assert [e["path"] for e in logs["entries"]] == ["/r"]  # only what came after the reset
+
+
+def test_a_websocket_push_reaches_connections_on_every_replica(replicas: Callable[..., list[Replica]],
+                                                                tmp_path: Any) -> None:
+    from websockets.sync.client import connect
+
+    config = tmp_path / "ws.yaml"
+    config.write_text('websocket:\n  routes:\n    - {path: "/ws", mode: echo}\n')
+    a, b, c = replicas(3, extra=("--config", str(config)))
+    with connect(f"ws://127.0.0.1:{b.port}/ws") as on_b, connect(f"ws://127.0.0.1:{c.port}/ws") as on_c:
+        poll(lambda: b.admin("GET", "ws/connections").json()["count"] == 1, "the connection on B")
+        sent = a.admin("POST", "ws/send", json={"path": "/ws", "text": "to everyone"})
+        assert sent.status_code == 200 and sent.json() == {"sent": 0, "replicas": 2}
+        assert on_b.recv(timeout=30) == "to everyone"
+        assert on_c.recv(timeout=30) == "to everyone"
+        conn_id = b.admin("GET", "ws/connections").json()["connections"][0]["id"]
+        one = c.admin("POST", "ws/send", json={"path": "/ws", "binary_base64": "AAEC", "connection_id": conn_id})
+        assert one.status_code == 200 and one.json()["sent"] == 0
+        assert on_b.recv(timeout=30) == b"\x00\x01\x02"
+        on_c.send("echo?")  # C's own connection still answers locally, and got nothing meant for B
+        assert on_c.recv(timeout=30) == "echo?"
