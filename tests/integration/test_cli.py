@@ -120,7 +120,7 @@ def test_help_lists_every_serve_flag() -> None:
     out = mockforge("serve", "--help").stdout
     for flag in ("--spec", "--config", "--profile", "--host", "--http-port", "--ws-port", "--grpc-port", "--admin",
                  "--admin-port", "--metrics", "--metrics-port", "--proto-dir", "--seed", "--watch", "--validation",
-                 "--log-level"):
+                 "--log-level", "--shared-state"):
         assert flag in out
 
 
