@@ -62,6 +62,13 @@ def test_id_field_rules_in_order(tmp_path: Path) -> None:
         ({"pet_id": {"type": "string"}}, "key", "pet_id", "string"),
         ({"ref": {"type": "string", "format": "uuid"}, "name": {"type": "string"}}, "key", "ref", "uuid"),
     ]
+    ip_param = {"name": "ip_key", "in": "path", "required": True, "schema": {"type": "string", "format": "ipv4"}}
+    props_ip = {"ip": {"type": "string", "format": "ipv4"}, "name": {"type": "string"}}
+    item_ip = {"type": "object", "properties": props_ip}
+    coll, one = _crud(item_ip, {"type": "array", "items": item_ip}, "ip_key")
+    one["parameters"] = [ip_param]
+    [res] = infer(load_specs([_spec(tmp_path, {"/ips": coll, "/ips/{ip_key}": one})])).resources
+    assert (res.id_field, res.id_kind) == ("ip", "string")  # rule 4: the path parameter's format
     for props, param, field, kind in cases:
         item = {"type": "object", "required": list(props), "properties": props}
         coll, one = _crud(item, {"type": "array", "items": item}, param)
@@ -103,6 +110,26 @@ def test_overrides_win_and_unknown_override_is_reported(tmp_path: Path) -> None:
     plan = infer(model, [{"collection": "/pets", "id_field": "code", "id_kind": "string"}, {"collection": "/nope"}])
     assert (plan.resources[0].id_field, plan.resources[0].id_kind) == ("code", "string")
     assert "no such collection" in plan.skipped["/nope"]
+
+
+def test_wrapped_items_and_the_wrapper_override(tmp_path: Path) -> None:
+    pet = {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
+    wrapped = {"type": "object", "properties": {"pet": {"$ref": "#/components/schemas/Pet"}}}
+    coll, one = _crud(wrapped, {"type": "array", "items": {"$ref": "#/components/schemas/Pet"}})
+    model = load_specs([_spec(tmp_path, {"/pets": coll, "/pets/{key}": one}, {"Pet": pet})])
+    [res] = infer(model).resources
+    assert (res.wrapper, res.id_field, res.id_kind) == ("pet", "id", "integer")
+    assert any("wraps the item in 'pet'" in r for r in res.reasons)
+    [kept] = infer(model, [{"collection": "/pets", "wrapper": None}]).resources
+    assert kept.wrapper is None and kept.id_field == "id" and kept.id_kind == "string"  # from the path
+
+
+def test_an_object_with_its_own_id_is_not_a_wrapper(tmp_path: Path) -> None:
+    owner = {"type": "object", "properties": {"n": {"type": "string"}}}
+    item = {"type": "object", "properties": {"id": {"type": "integer"}, "owner": owner}}
+    coll, one = _crud(item, {"type": "array", "items": item})
+    [res] = infer(load_specs([_spec(tmp_path, {"/pets": coll, "/pets/{id}": one})])).resources
+    assert res.wrapper is None and res.id_field == "id"
 
 
 def test_spec_without_resources(tmp_path: Path) -> None:

@@ -52,7 +52,12 @@ def main() -> None:
 @click.option("--metrics-port", type=int, help="Metrics listener port (default 9090; starts it).")
 @click.option("--proto-dir", metavar="DIR", help="Folder of .proto files to serve over gRPC.")
 @click.option("--seed", type=int, help="Seed for generated data, latency and faults (reproducible output).")
-@click.option("--watch", is_flag=True, default=None, help="Reload specs, stub files and config routes on change.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    default=None,
+    help="Reload specs, stub files, config routes and the state seed file on change.",
+)
 @click.option("--validation", type=click.Choice(["off", "warn", "enforce"]), help="Request validation mode.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Log level.")
 @click.option("--fixtures-mode", type=click.Choice(["off", "replay", "replay_strict", "record", "record_missing"]),

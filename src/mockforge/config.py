@@ -101,11 +101,13 @@ class StateConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_resources: int = 10_000
     #: Namespaces kept; the least recently used one is dropped first.
     max_namespaces: int = 1_000
-    #: Overrides of inference: {collection, item, id_field, id_kind, list_property}.
+    #: Operations in one JSON Patch (``application/json-patch+json``) request; more is 422.
+    max_patch_ops: int = 1_000
+    #: Overrides of inference: {collection, item, id_field, id_kind, list_property, wrapper}.
     resources: list[dict[str, Any]] = []
     #: Seed collections from the spec's examples.
     seed_from_examples: bool = True
-    #: YAML/JSON file: collection path -> list of objects, loaded at start.
+    #: YAML/JSON file: collection path -> list of objects, loaded at start (and on --watch).
     seed: str | None = None
     #: ``memory`` or ``sqlite:///path/state.db`` (kept across restarts, WAL).
     store: str = "memory"
@@ -671,6 +673,7 @@ def _check(cfg: Config, file: str | None) -> None:
         ("http.drift.max_groups", cfg.http.drift.max_groups),
         ("http.state.max_resources", cfg.http.state.max_resources),
         ("http.state.max_namespaces", cfg.http.state.max_namespaces),
+        ("http.state.max_patch_ops", cfg.http.state.max_patch_ops),
         ("websocket.send_queue_bytes", cfg.websocket.send_queue_bytes),
         ("core.max_logged_header_bytes", cfg.core.max_logged_header_bytes),
         ("core.max_near_miss_input_bytes", cfg.core.max_near_miss_input_bytes),
@@ -755,6 +758,7 @@ BOUND_KEYS = (
     "http.drift.max_groups",
     "http.state.max_resources",
     "http.state.max_namespaces",
+    "http.state.max_patch_ops",
     "websocket.max_connections",
     "websocket.max_message_bytes",
     "websocket.send_queue_limit",

@@ -205,6 +205,11 @@ async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
         from mockforge.state.service import StateService
 
         state = StateService(cfg.http.state, model, seed=cfg.core.seed, validation=cfg.http.validation, tail=stubs.tail)
+        try:
+            await state.start()
+        except BaseException:  # a bad seed file: the store (an SQLite file and its thread) is closed
+            await state.aclose()
+            raise
         steps.append(state)
     not_found = NotFound(stubs, cfg.core.max_near_miss_input_bytes)
     pipeline: Pipeline[Response] = Pipeline(steps, not_found)

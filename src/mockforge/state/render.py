@@ -50,6 +50,7 @@ class Shapes:
         self.gen = gen
         self._flat: dict[int, tuple[Any, Schema]] = {}
         self._plans: dict[int, tuple[Any, tuple[frozenset[str], frozenset[str] | None, tuple[str, ...]]]] = {}
+        self._branches: dict[tuple[int, str | None], tuple[Any, Any]] = {}
 
     def flat(self, schema: Any) -> Schema:
         hit = self._flat.get(id(schema))
@@ -66,6 +67,24 @@ class Shapes:
     def props(self, schema: Any) -> dict[str, Any]:
         props = self.flat(schema).get("properties")
         return props if isinstance(props, dict) else {}
+
+    def branch(self, schema: Any, wrapper: str | None) -> Any:
+        """The alternative of a ``oneOf``/``anyOf`` response meant for one item: the first with
+        the ``wrapper`` property (``{droplet} | {droplets}``), else the first alternative with
+        properties; ``schema`` itself when it has properties or no alternatives."""
+        hit = self._branches.get((id(schema), wrapper))
+        if hit is not None and hit[0] is schema:
+            return hit[1]
+        flat = self.flat(schema)
+        chosen = schema
+        alts = [a for kw in ("oneOf", "anyOf") for a in flat.get(kw) or () if isinstance(a, dict)]
+        if alts and not self.props(schema):
+            with_wrapper = [a for a in alts if wrapper and wrapper in self.props(a)]
+            objects = [a for a in alts if self.props(a)]
+            chosen = (with_wrapper or objects or [schema])[0]
+        if len(self._branches) < 10_000:
+            self._branches[(id(schema), wrapper)] = (schema, chosen)
+        return chosen
 
     def prop_flag(self, schema: Any, name: str, flag: str) -> bool:
         sub = self.props(schema).get(name)

@@ -2,6 +2,7 @@
 service the admin API and ``MockServer.state`` use.
 
     step = StateService(runtime.config.http.state, model, seed=..., validation=..., tail=...)
+    await step.start()            # seeds: the spec's examples, then the seed file
     await step.answer(request)    # a Response for a resource operation it can answer, else None
 
 Per request: one route lookup (the compiled ``RouteTable``), one dict lookup from the operation
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import uuid
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
@@ -43,6 +45,8 @@ log = logging.getLogger("mockforge.state")
 DEFAULT_NS = "default"
 _JSON = [("content-type", "application/json")]
 _PAGE_SIZE = ("limit", "per_page", "pageSize", "page_size", "perPage", "size", "count", "maxResults")
+#: characters that would not survive as one path segment of ``Location``
+_UNSAFE_ID = re.compile(r"[/?#%\s]")
 _TOTALS = ("total", "count", "total_count", "totalCount", "totalItems", "total_items")
 
 
@@ -80,10 +84,14 @@ class StateService:
         #: snapshot id -> store dump (the admin API's; kept here so that every handler sees them)
         self.snapshots: OrderedDict[str, Any] = OrderedDict()
         self.snapshot_ids = itertools.count(1)
-        if cfg.seed_from_examples:
-            self.seed_from_examples()
-        if cfg.seed:
-            self.seed_file(cfg.seed)
+
+    async def start(self) -> None:
+        """Seed the default namespace (the spec's examples, then ``http.state.seed``); a bad
+        seed file raises ``ConfigError`` naming it."""
+        if self.cfg.seed_from_examples:
+            await self.seed_from_examples()
+        if self.cfg.seed:
+            await self.seed_file(self.cfg.seed)
 
     def _use(self, model: ApiModel) -> None:
         """Everything decided from the spec, once (at start and on a hot reload)."""
@@ -109,21 +117,27 @@ class StateService:
         self._ops = ops
 
     def reload(self, model: ApiModel) -> None:
-        """A new spec (``--watch``): infer again, keep what is stored, load the seed file again
-        (a bad one is logged and the stored state kept: a reload never stops the server)."""
+        """A new spec (``--watch``): infer again and keep what is stored. The watcher then calls
+        ``reload_seed`` (after a spec change, and when the seed file alone changed)."""
+        self._use(model)
+
+    async def reload_seed(self) -> int:
+        """Load the seed file again (``--watch``); a bad one is logged and the stored state kept
+        (a reload never stops the server). How many documents were stored."""
         from mockforge.errors import MockforgeError
 
-        self._use(model)
-        if self.cfg.seed:
-            try:
-                self.seed_file(self.cfg.seed)
-            except MockforgeError as exc:
-                log.error("state: seed file not reloaded: %s", exc)
+        if not self.cfg.seed:
+            return 0
+        try:
+            n = await self.seed_file(self.cfg.seed)
+        except MockforgeError as exc:
+            log.error("state: seed file not reloaded, the stored state is kept: %s", exc)
+            return 0
+        log.info("state: seed file %s reloaded: %d resources", self.cfg.seed, n)
+        return n
 
     async def aclose(self) -> None:
-        close = getattr(self.store, "close", None)  # the SQLite file; memory has nothing to close
-        if close is not None:
-            close()
+        await self.store.aclose()
 
     # ---- addressing
 
@@ -134,13 +148,13 @@ class StateService:
             out = out.replace("{" + p + "}", params.get(p, ""))
         return out
 
-    def _parent_missing(self, ns: str, res: Resource, params: dict[str, str]) -> bool:
+    async def _parent_missing(self, ns: str, res: Resource, params: dict[str, str]) -> bool:
         parent_item = res.collection.rsplit("/", 1)[0]
         parent = self._by_item.get(parent_item)
         if parent is None:
             return False
         key = params.get(parent.item_param, "")
-        return self.store.get(ns, self.bucket(parent, params), key) is None
+        return await self.store.get(ns, self.bucket(parent, params), key) is None
 
     # ---- the step
 
@@ -155,10 +169,10 @@ class StateService:
         op = match.operation
         params = match.params
         ns = request.headers.get(self.header) or DEFAULT_NS
-        if self.strict and res.parents and self._parent_missing(ns, res, params):
+        if self.strict and res.parents and await self._parent_missing(ns, res, params):
             response: Response | None = self._not_found(op, res, "parent")
         else:
-            response = self._decide(request, op, res, role, ns, params)
+            response = await self._decide(request, op, res, role, ns, params)
         if response is None:
             return None
         request.route = match.template
@@ -168,43 +182,60 @@ class StateService:
         done = response
         return await self.tail.finish(request, lambda: done, operation_id=op.operation_id, tags=op.tags)
 
-    def _decide(
+    async def _decide(
         self, request: Request, op: Operation, res: Resource, role: str, ns: str, params: dict[str, str]
     ) -> Response | None:
         bucket = self.bucket(res, params)
         method = request.method
         if role == "collection":
             if method == "POST":
-                return self._create(request, op, res, ns, bucket, params)
+                return await self._create(request, op, res, ns, bucket, params)
             if method == "GET":
-                return self._list(request, op, res, ns, bucket)
+                return await self._list(request, op, res, ns, bucket)
             return None
         key = params.get(res.item_param, "")
-        old = self.store.get(ns, bucket, key)
+        old = await self.store.get(ns, bucket, key)
         if old is None and not (method == "PUT" and "201" in op.responses):
             return self._not_found(op, res, key) if self.strict else None
         if method in ("GET", "HEAD"):
-            return self._doc_answer(op, old, "")
+            return self._doc_answer(op, res, old, "")
         if method == "DELETE":
-            gone = self.store.delete(ns, bucket, key)
+            gone = await self.store.delete(ns, bucket, key)
+            if gone is None:  # deleted by a concurrent request meanwhile
+                return self._not_found(op, res, key) if self.strict else None
             self._changed(request, "delete", ns, bucket, key)
             status, spec = documented(op, "204")
             if status == 204 or json_schema(spec) is None:
                 return Response(status=status, source="state")
-            return self._doc_answer(op, gone, "")
+            return self._doc_answer(op, res, gone, "")
         if method in ("PUT", "PATCH"):
-            return self._write(request, op, res, ns, bucket, key, old)
+            return await self._write(request, op, res, ns, bucket, key, old, params)
         return None
 
     # ---- answers
 
     def _doc_answer(
-        self, op: Operation, doc: Any, prefer: str, headers: list[tuple[str, str]] | None = None
+        self, op: Operation, res: Resource, doc: Any, prefer: str, headers: list[tuple[str, str]] | None = None
     ) -> Response:
         status, spec = documented(op, prefer)
-        schema = json_schema(spec)
-        body = self.shapes.render(doc, schema) if schema is not None else doc
+        body = self._item_body(res, json_schema(spec), doc)
         return Response(status=status, headers=[*_JSON, *(headers or [])], body=encode_json(body), source="state")
+
+    def _item_body(self, res: Resource, schema: Schema | None, doc: Any) -> Any:
+        """One stored item as the documented answer: the ``oneOf``/``anyOf`` alternative meant
+        for one item, and the item put back in its wrapper (``{"droplet": {...}}``) when the
+        resource has one; the wrapper's other properties (``links``...) are generated."""
+        wrapper = res.wrapper
+        if schema is None:
+            return {wrapper: doc} if wrapper else doc
+        branch = self.shapes.branch(schema, wrapper)
+        sub = self.shapes.props(branch).get(wrapper) if wrapper else None
+        if wrapper is None or sub is None:
+            return self.shapes.render(doc, branch)
+        base = self.shapes.gen.generate(branch)
+        env: dict[str, Any] = dict(base) if isinstance(base, dict) else {}
+        env[wrapper] = self.shapes.render(doc, sub)
+        return env
 
     def _not_found(self, op: Operation, res: Resource, key: str) -> Response:
         spec = op.responses.get("404")
@@ -247,39 +278,72 @@ class StateService:
             [detail(p.location, p.reason) for p in problems],
         )
 
-    def _body(self, request: Request) -> dict[str, Any] | Response:
-        body = request.json()
+    def _body(self, request: Request, res: Resource) -> dict[str, Any] | Response:
+        body = self._unwrapped(res, request.json())
         if not isinstance(body, dict):
             return error_response(
                 400, "invalid_body", "a JSON object body is required", [detail("body", "not a JSON object")]
             )
         return body
 
-    def _new_id(self, res: Resource, ns: str, bucket: str) -> tuple[Any, str]:
-        if res.id_kind == "integer":
-            value = self.store.next_int(ns, bucket, 1001)
-            return value, str(value)
-        sub = self.shapes.props(res.schema).get(res.id_field)
+    def _unwrapped(self, res: Resource, body: Any) -> Any:
+        """A write that sends the item in its wrapper (``{"droplet": {...}}``) stores the item."""
         if (
-            res.id_kind == "string"
-            and isinstance(sub, dict)
-            and (sub.get("format") or sub.get("pattern"))
-            and res.schema
+            res.wrapper
+            and isinstance(body, dict)
+            and len(body) == 1
+            and isinstance(body.get(res.wrapper), dict)
+            and res.wrapper not in self.shapes.props(res.schema)
         ):
+            return body[res.wrapper]
+        return body
+
+    def _with_parents(self, res: Resource, doc: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+        """A nested item that has a property named for a parent's path parameter
+        (``customerId`` under ``/customers/{customerId}/...``) carries the parent id of its path."""
+        props = self.shapes.props(res.schema)
+        for name in res.parents:
+            sub = props.get(name)
+            value = params.get(name)
+            if isinstance(sub, dict) and value is not None:
+                kind = self.shapes.flat(sub).get("type")
+                doc[name] = int(value) if kind == "integer" and value.isdigit() and len(value) < 19 else value
+        return doc
+
+    async def _new_id(self, res: Resource, ns: str, bucket: str) -> tuple[Any, str]:
+        if res.id_kind == "integer":
+            value = await self.store.next_int(ns, bucket, 1001)
+            return value, str(value)
+        # a string id follows the id property's format or pattern, else the path parameter's
+        # (``/floating_ips/{floating_ip}`` with ``format: ipv4``); else a uuid
+        sub = next(
+            (
+                s
+                for s in (self.shapes.props(res.schema).get(res.id_field), res.param_schema)
+                if isinstance(s, dict) and (self.shapes.flat(s).get("format") or self.shapes.flat(s).get("pattern"))
+            ),
+            None,
+        )
+        if res.id_kind == "string" and sub is not None:
             for _ in range(5):
                 cand = self.shapes.gen.generate(sub)
-                if isinstance(cand, str) and cand and self.store.get(ns, bucket, cand) is None:
+                if (
+                    isinstance(cand, str)
+                    and cand
+                    and not _UNSAFE_ID.search(cand)
+                    and await self.store.get(ns, bucket, cand) is None
+                ):
                     return cand, cand
         text = str(uuid.uuid4())
         return text, text
 
-    def _create(
+    async def _create(
         self, request: Request, op: Operation, res: Resource, ns: str, bucket: str, params: dict[str, str]
     ) -> Response:
         refused = self._refuse(request, op, params)
         if refused is not None:
             return refused
-        body = self._body(request)
+        body = self._body(request, res)
         if isinstance(body, Response):
             return body
         sent = body.get(res.id_field)
@@ -290,38 +354,47 @@ class StateService:
         ):
             value: Any = sent
             key = str(sent)
-            if self.store.get(ns, bucket, key) is not None:
-                return error_response(
-                    409,
-                    "conflict",
-                    f"{res.name} with {res.id_field} {key!r} exists",
-                    [detail(f"body.{res.id_field}", "already exists")],
-                )
         else:
-            value, key = self._new_id(res, ns, bucket)
-        doc = self.shapes.conform(res.schema, self.shapes.created_doc(res.schema, body))
+            value, key = await self._new_id(res, ns, bucket)
+        doc = self._with_parents(res, self.shapes.created_doc(res.schema, body), params)
+        doc = self.shapes.conform(res.schema, doc)
         doc[res.id_field] = value
-        try:
-            self.store.put(ns, bucket, key, doc)
+        try:  # only_new: the duplicate check and the write are one step of the store
+            stored = await self.store.put(ns, bucket, key, doc, only_new=True)
         except StoreFull as exc:
             return error_response(507, "state_full", f"{exc}: delete resources or raise the bound")
+        if not stored:
+            return error_response(
+                409,
+                "conflict",
+                f"{res.name} with {res.id_field} {key!r} exists",
+                [detail(f"body.{res.id_field}", "already exists")],
+            )
         self._changed(request, "create", ns, bucket, key)
         location = f"{request.path.rstrip('/')}/{key}"
-        return self._doc_answer(op, doc, "201", [("location", location)])
+        return self._doc_answer(op, res, doc, "201", [("location", location)])
 
-    def _write(
-        self, request: Request, op: Operation, res: Resource, ns: str, bucket: str, key: str, old: dict[str, Any] | None
+    async def _write(
+        self,
+        request: Request,
+        op: Operation,
+        res: Resource,
+        ns: str,
+        bucket: str,
+        key: str,
+        old: dict[str, Any] | None,
+        params: dict[str, str],
     ) -> Response:
         ctype = (request.headers.get("content-type") or "").lower()
         is_json_patch = request.method == "PATCH" and ctype.startswith("application/json-patch+json")
         patching = request.method == "PATCH"  # a patch body is partial: its result is what is checked
-        refused = self._refuse(request, op, {res.item_param: key, **request.path_params}, patch=patching)
+        refused = self._refuse(request, op, params, patch=patching)
         if refused is not None:
             return refused
-        raw = request.json()
+        raw = request.json() if is_json_patch else self._unwrapped(res, request.json())
         if is_json_patch:
             try:
-                doc = json_patch(old or {}, raw)
+                doc = json_patch(old or {}, raw, self.cfg.max_patch_ops)
             except PatchError as exc:
                 return error_response(
                     422, "patch_failed", "the JSON Patch cannot be applied", [detail(f"body{exc.where}", exc.reason)]
@@ -338,6 +411,7 @@ class StateService:
             )
         if not isinstance(doc, dict):
             return error_response(422, "patch_failed", "the patched resource is not an object")
+        doc = self._with_parents(res, doc, params)
         doc[res.id_field] = old.get(res.id_field) if old is not None else self._typed_id(res, key)
         mode = self.validation.overrides.get(op.key, self.validation.mode)
         if (self.strict or (patching and mode == "enforce")) and res.schema:
@@ -349,11 +423,11 @@ class StateService:
         if not self.strict:  # strict refused an invalid result above; on keeps answers valid
             doc = self.shapes.conform(res.schema, doc)
         try:
-            created = self.store.put(ns, bucket, key, doc)
+            created = await self.store.put(ns, bucket, key, doc)
         except StoreFull as exc:
             return error_response(507, "state_full", f"{exc}: delete resources or raise the bound")
         self._changed(request, "create" if created else "update", ns, bucket, key)
-        return self._doc_answer(op, doc, "201" if created else "")
+        return self._doc_answer(op, res, doc, "201" if created else "")
 
     @staticmethod
     def _typed_id(res: Resource, key: str) -> Any:
@@ -361,8 +435,8 @@ class StateService:
 
     # ---- lists
 
-    def _list(self, request: Request, op: Operation, res: Resource, ns: str, bucket: str) -> Response:
-        items = self.store.items(ns, bucket)
+    async def _list(self, request: Request, op: Operation, res: Resource, ns: str, bucket: str) -> Response:
+        items = await self.store.items(ns, bucket)
         declared = {p.name for p in op.parameters if p.location == "query"}
         query = request.query
         scalars = {
@@ -421,7 +495,7 @@ class StateService:
 
     # ---- seeds, changes
 
-    def seed_from_examples(self) -> int:
+    async def seed_from_examples(self) -> int:
         """Objects in the collection GET's examples seed the default namespace (top-level
         collections only: a nested one has no parent id to file them under)."""
         count = 0
@@ -436,10 +510,10 @@ class StateService:
                 for ex in examples:
                     docs = ex.get(res.list_property) if isinstance(ex, dict) and res.list_property else ex
                     if isinstance(docs, list):
-                        count += self.seed(res, docs)
+                        count += await self.seed(res, docs)
         return count
 
-    def seed_file(self, path: str) -> int:
+    async def seed_file(self, path: str) -> int:
         """Load ``http.state.seed`` (resource name or collection path -> list of objects) into the
         default namespace; the whole file is checked first, then stored (whole or not at all).
         ``ConfigError`` names the file and the key of the first problem."""
@@ -459,9 +533,9 @@ class StateService:
                 if not isinstance(doc, dict) or not isinstance(doc.get(res.id_field), (str, int)):
                     raise ConfigError(f"an object with {res.id_field!r} is required", file=path, where=f"{key}.{i}")
             plan.append((res, docs))
-        return sum(self.seed(res, docs) for res, docs in plan)
+        return sum([await self.seed(res, docs) for res, docs in plan])
 
-    def seed(
+    async def seed(
         self, res: Resource, docs: list[Any], ns: str = DEFAULT_NS, bucket: str | None = None, *, strict: bool = False
     ) -> int:
         """Store each object of ``docs`` that has an id (kept as given); how many were stored.
@@ -471,7 +545,7 @@ class StateService:
             if isinstance(doc, dict) and isinstance(doc.get(res.id_field), (str, int)):
                 try:
                     kept = self.shapes.conform(res.schema, dict(doc))
-                    self.store.put(ns, bucket or res.collection, str(doc[res.id_field]), kept)
+                    await self.store.put(ns, bucket or res.collection, str(doc[res.id_field]), kept)
                 except StoreFull:
                     if strict:
                         raise

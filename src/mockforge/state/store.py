@@ -13,8 +13,13 @@ Bounds (docs/SECURITY.md): ``max_resources`` documents per namespace (a create b
 least recently used one dropped first (and logged) so that a client that invents namespace names
 cannot grow memory without end.
 
-Why a Protocol of eight methods and not a class hierarchy: a backend implements exactly these,
-each one round trip (Redis: a hash per bucket), and the step never sees how they are kept.
+Why a Protocol of ten coroutine methods and not a class hierarchy: a backend implements exactly
+these, each one round trip (Redis: a hash per bucket), and the step never sees how they are kept.
+They are coroutines so that a backend doing I/O (the SQLite file on its own thread, a Redis
+connection) never holds the event loop; the memory backend's never suspend. Two of them are
+shaped so that concurrent requests stay correct across an ``await``: ``put(only_new=True)``
+stores only if the key is free (the create's duplicate check and write are one step), and
+``next_int`` reserves the id it returns (two creates never get the same one).
 """
 
 from __future__ import annotations
@@ -44,33 +49,41 @@ class StoreFull(Exception):
 class StateStore(Protocol):
     """What the state step and the admin API need from a backend."""
 
-    def get(self, ns: str, bucket: str, key: str) -> Doc | None: ...
+    async def get(self, ns: str, bucket: str, key: str) -> Doc | None: ...
 
-    def put(self, ns: str, bucket: str, key: str, doc: Doc) -> bool:
-        """Store ``doc``; True when it is new. ``StoreFull`` when new and over the bound."""
+    async def put(self, ns: str, bucket: str, key: str, doc: Doc, *, only_new: bool = False) -> bool:
+        """Store ``doc``; True when it is new. ``StoreFull`` when new and over the bound. With
+        ``only_new`` an existing document is left as it is and the answer is False."""
         ...
 
-    def delete(self, ns: str, bucket: str, key: str) -> Doc | None: ...
+    async def delete(self, ns: str, bucket: str, key: str) -> Doc | None: ...
 
-    def items(self, ns: str, bucket: str) -> list[Doc]: ...
-
-    def next_int(self, ns: str, bucket: str, floor: int) -> int:
-        """An integer id past every integer id stored in the bucket (and at least ``floor``)."""
+    async def items(self, ns: str, bucket: str) -> list[Doc]:
+        """The bucket's documents in insertion order (a replaced document keeps its place)."""
         ...
 
-    def counts(self) -> dict[str, dict[str, int]]:
+    async def next_int(self, ns: str, bucket: str, floor: int) -> int:
+        """An integer id past every integer id stored or handed out in the bucket (and at least
+        ``floor``), reserved: the next call answers a larger one."""
+        ...
+
+    async def counts(self) -> dict[str, dict[str, int]]:
         """namespace -> bucket -> number of documents."""
         ...
 
-    def clear(self, ns: str | None = None, bucket: str | None = None) -> int:
+    async def clear(self, ns: str | None = None, bucket: str | None = None) -> int:
         """Drop a bucket, a namespace, or everything; how many documents went."""
         ...
 
-    def dump(self) -> dict[str, dict[str, dict[str, Doc]]]:
+    async def dump(self) -> dict[str, dict[str, dict[str, Doc]]]:
         """Everything, for snapshots; ``load`` puts such a dump back whole."""
         ...
 
-    def load(self, data: dict[str, dict[str, dict[str, Doc]]]) -> None: ...
+    async def load(self, data: dict[str, dict[str, dict[str, Doc]]]) -> None: ...
+
+    async def aclose(self) -> None:
+        """Release what the backend holds (a file, a thread, a connection); called once at stop."""
+        ...
 
 
 class _Space:
@@ -106,7 +119,7 @@ class MemoryStore:
         space = self._spaces[ns] = _Space()
         return space
 
-    def get(self, ns: str, bucket: str, key: str) -> Doc | None:
+    async def get(self, ns: str, bucket: str, key: str) -> Doc | None:
         space = self._space(ns, False)
         raw = space.buckets.get(bucket, {}).get(key) if space else None
         if raw is None:
@@ -114,11 +127,13 @@ class MemoryStore:
         doc: Doc = orjson.loads(raw)
         return doc
 
-    def put(self, ns: str, bucket: str, key: str, doc: Doc) -> bool:
+    async def put(self, ns: str, bucket: str, key: str, doc: Doc, *, only_new: bool = False) -> bool:
         space = self._space(ns, True)
         assert space is not None
         docs = space.buckets.setdefault(bucket, {})
         new = key not in docs
+        if only_new and not new:
+            return False
         if new and space.count >= self.max_resources:
             raise StoreFull(f"namespace {ns!r} holds {space.count} resources (http.state.max_resources)")
         docs[key] = _encode(doc)
@@ -128,7 +143,7 @@ class MemoryStore:
             space.ints[bucket] = max(space.ints.get(bucket, 0), int(key))
         return new
 
-    def delete(self, ns: str, bucket: str, key: str) -> Doc | None:
+    async def delete(self, ns: str, bucket: str, key: str) -> Doc | None:
         space = self._space(ns, False)
         if space is None:
             return None
@@ -139,19 +154,20 @@ class MemoryStore:
         doc: Doc = orjson.loads(raw)
         return doc
 
-    def items(self, ns: str, bucket: str) -> list[Doc]:
+    async def items(self, ns: str, bucket: str) -> list[Doc]:
         space = self._space(ns, False)
         return [orjson.loads(raw) for raw in space.buckets.get(bucket, {}).values()] if space else []
 
-    def next_int(self, ns: str, bucket: str, floor: int) -> int:
+    async def next_int(self, ns: str, bucket: str, floor: int) -> int:
         space = self._space(ns, True)
         assert space is not None
-        return max(space.ints.get(bucket, 0) + 1, floor)
+        value = space.ints[bucket] = max(space.ints.get(bucket, 0) + 1, floor)
+        return value
 
-    def counts(self) -> dict[str, dict[str, int]]:
+    async def counts(self) -> dict[str, dict[str, int]]:
         return {ns: {b: len(d) for b, d in s.buckets.items() if d} for ns, s in self._spaces.items()}
 
-    def clear(self, ns: str | None = None, bucket: str | None = None) -> int:
+    async def clear(self, ns: str | None = None, bucket: str | None = None) -> int:
         if ns is None:
             gone = sum(s.count for s in self._spaces.values())
             self._spaces.clear()
@@ -167,15 +183,18 @@ class MemoryStore:
         space.count -= len(docs)
         return len(docs)
 
-    def dump(self) -> dict[str, dict[str, dict[str, Doc]]]:
+    async def dump(self) -> dict[str, dict[str, dict[str, Doc]]]:
         return {
             ns: {b: {k: orjson.loads(raw) for k, raw in docs.items()} for b, docs in s.buckets.items()}
             for ns, s in self._spaces.items()
         }
 
-    def load(self, data: dict[str, dict[str, dict[str, Doc]]]) -> None:
+    async def load(self, data: dict[str, dict[str, dict[str, Doc]]]) -> None:
         self._spaces.clear()
         for ns, buckets in data.items():
             for bucket, docs in buckets.items():
                 for key, doc in docs.items():
-                    self.put(ns, bucket, key, doc)
+                    await self.put(ns, bucket, key, doc)
+
+    async def aclose(self) -> None:
+        """Nothing to release: the dicts go with the object."""

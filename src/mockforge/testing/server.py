@@ -23,11 +23,11 @@ import atexit
 import os
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import msgspec
 
@@ -480,6 +480,30 @@ class MockServer:
             return fn()
         return fut.result(timeout=_LOOP_TIMEOUT)
 
+    def _await_on_loop(self, make: Callable[[], Coroutine[Any, Any, T]], *, suspends: bool) -> T:
+        """``_on_loop`` for a coroutine: run ``make()`` on the server loop and return its result.
+        Called on the loop itself (``async with MockServer``), only a coroutine that never
+        suspends can finish synchronously (``suspends=False``, e.g. the memory state store);
+        else a ``RuntimeError`` says to use the async call instead."""
+        loop = self._threaded()
+        if loop is None:
+            if suspends:
+                raise RuntimeError("this store answers off the event loop: use the `await ...` form of the call")
+            coro = make()
+            try:
+                coro.send(None)
+            except StopIteration as done:
+                return cast(T, done.value)
+            coro.close()
+            raise RuntimeError("the call suspended: use the `await ...` form of the call")
+
+        async def call() -> T:
+            for _ in range(3):  # as in _on_loop: an answered exchange reaches the log first
+                await asyncio.sleep(0)
+            return await make()
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout=_LOOP_TIMEOUT)
+
     def _grpc(self) -> GrpcService | None:
         services = self.server.services
         return services.grpc if services is not None else None
@@ -492,7 +516,7 @@ class MockServer:
         svc = services.state if services is not None else None
         if svc is None:
             raise RuntimeError("state is off or the server is not started: set http.state.mode to on or strict")
-        return StateHandle(svc, resource, namespace or self.namespace, self._on_loop)
+        return StateHandle(svc, resource, namespace or self.namespace, self._await_on_loop)
 
     @property
     def state_headers(self) -> dict[str, str]:
