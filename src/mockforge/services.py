@@ -144,6 +144,22 @@ def _plugins_configured(runtime: Runtime) -> bool:
     return any(Path(d).is_dir() and any(Path(d).glob("*/plugin.yaml")) for d in cfg.dirs)
 
 
+async def _start_state(state: StateService, *, shared: bool) -> None:
+    """Seed the state store; a shared one only when it holds nothing yet (the first replica seeds,
+    a replica started later must not undo what clients changed)."""
+    if not shared:
+        await state.start()
+        return
+    from mockforge.errors import ConfigError
+    from mockforge.state.store import StoreUnavailable
+
+    try:
+        if not await state.store.counts():
+            await state.start()
+    except StoreUnavailable as exc:
+        raise ConfigError(str(exc), where="core.shared_state") from None
+
+
 async def _start_shared(runtime: Runtime, stubs: StubService, ws: WebSocketHub | None) -> SharedState:
     """Connect to the shared store (ConfigError, exit 2, when it cannot be used) and plug it into
     the stub step, readiness and WebSocket push."""
@@ -204,9 +220,20 @@ async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
     if cfg.http.state.mode != "off" and model is not None:  # off: state/ is never imported
         from mockforge.state.service import StateService
 
-        state = StateService(cfg.http.state, model, seed=cfg.core.seed, validation=cfg.http.validation, tail=stubs.tail)
+        store = None
+        if cfg.core.shared_state != "memory":  # resources shared by replicas (docs/SHARED_STATE.md)
+            from mockforge.shared.redis_store import RedisStateStore
+
+            if cfg.http.state.store != "memory":
+                log.warning("http.state.store %s is not used: with core.shared_state the resources are in Redis",
+                            cfg.http.state.store)
+
+            store = RedisStateStore(cfg.core.shared_state, cfg.core.shared_state_prefix,
+                                    cfg.http.state.max_resources, cfg.http.state.max_namespaces)
+        state = StateService(cfg.http.state, model, seed=cfg.core.seed, validation=cfg.http.validation, tail=stubs.tail,
+                             store=store)
         try:
-            await state.start()
+            await _start_state(state, shared=store is not None)
         except BaseException:  # a bad seed file: the store (an SQLite file and its thread) is closed
             await state.aclose()
             raise
