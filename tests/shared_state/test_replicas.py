@@ -56,6 +56,8 @@ def test_times_one_is_honoured_across_replicas(replicas: Callable[..., list[Repl
     assert sum(1 for x in answers if x == {"once": True}) == 1
     # the other 39 came from the spec
     assert sum(1 for x in answers if isinstance(x, dict) and "name" in x) == 39
+    metrics = a.admin("GET", "metrics").text
+    assert "mockforge_shared_log_written_total" in metrics and "mockforge_shared_state_degraded 0.0" in metrics
 
 
 def test_a_thousand_requests_over_replicas_are_each_in_the_shared_log_once(
