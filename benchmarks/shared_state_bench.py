@@ -12,6 +12,8 @@
    Redis as fast as it can (entries/s). Requests above that rate fill the buffer, then drop.
 3. Redis memory (``INFO memory`` used_memory delta) for 1,000 and 100,000 log entries of a typical
    request (``GET /pets/7`` with five headers), with ``core.max_request_logs`` at 100,000.
+4. How long a stub added through replica A takes to answer on replica B (the issue's target is
+   100 ms): 20 stubs, each timed from A's 201 until B answers it (polled), median and worst.
 
 Starts its own redis-server (no persistence) on a free port and stops it at the end.
 Timing verdicts are printed, never gating.
@@ -188,6 +190,26 @@ async def _writer_and_memory(redis_url: str) -> dict[str, Any]:
     return results
 
 
+def propagation(redis_url: str, n: int = 20) -> dict[str, Any]:
+    mode = Mode("redis", ["--workers", "1", "--shared-state", redis_url], 1, {"MOCKFORGE_SHARED_STATE_PREFIX": "prop"})
+    delays: list[float] = []
+    with started(mode) as (_, a), started(mode) as (_, b), httpx.Client(timeout=30) as c:
+        for i in range(n):
+            stub = {"request": {"method": "GET", "path": f"/prop/{i}"}, "response": {"status": 200, "body": "x"}}
+            assert c.post(f"{a}/__mockforge/stubs", json=stub).status_code == 201
+            t0 = time.perf_counter()
+            while c.get(f"{b}/prop/{i}").status_code != 200:
+                if time.perf_counter() - t0 > 10:
+                    raise RuntimeError("a stub did not reach the other replica within 10 s")
+            delays.append((time.perf_counter() - t0) * 1000)
+    delays.sort()
+    out = {"stub_propagation_ms_median": round(delays[len(delays) // 2], 2),
+           "stub_propagation_ms_max": round(delays[-1], 2)}
+    print(f"stub added on A answers on B after {out['stub_propagation_ms_median']} ms median, "
+          f"{out['stub_propagation_ms_max']} ms worst of {n} (target 100 ms; includes one GET round trip)")
+    return out
+
+
 def main() -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=int, default=5)
@@ -199,6 +221,7 @@ def main() -> dict[str, Any]:
     with redis_server() as url:
         results["modes"] = throughput(url, args.seconds, args.rounds, args.connections)
         results.update(asyncio.run(_writer_and_memory(url)))
+        results.update(propagation(url))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -176,7 +176,7 @@ def test_redis_killed_and_restarted_under_load_loses_no_answered_request(
                          "degraded readiness")
             assert ready.status_code == 200 and ready.json()["status"] == "degraded"
             assert "Redis" in ready.json()["degraded"]
-        before = len(answered)
+        at_kill = before = len(answered)
         poll(lambda: len(answered) > before + 100, "answers during the outage")
         refused = a.admin("POST", "stubs", json=_stub("/during", "d"))
         assert refused.status_code == 503 and refused.json()["error"]["code"] == "shared_state_unavailable"
@@ -184,6 +184,7 @@ def test_redis_killed_and_restarted_under_load_loses_no_answered_request(
         assert b.admin("POST", "scenarios/reset").status_code == 503
         logs = a.admin("GET", "logs").json()  # reads go on, from this replica, and say so
         assert logs["scope"].startswith("this replica only")
+        during = len(answered) - at_kill
         persistent_redis.start()
         for r in reps:
             poll(lambda r=r: "degraded" not in r.client.get("/health/ready").json(), "recovery")
@@ -205,6 +206,9 @@ def test_redis_killed_and_restarted_under_load_loses_no_answered_request(
         missing = {n for n, _ in answered} - logged
         assert not missing, f"{len(missing)} answered requests are not in the shared log"
         assert len({e["id"] for e in entries}) == len(entries)
+        print(f"\nkill/restart: {len(answered)} answered ({at_kill} before the kill, at least {during} during the "
+              f"outage), {len(logged)} in the shared log, missing {len(missing)}, dropped "
+              f"{sum(s['log']['dropped'] for s in stats)}, failures {len(failures)}")
     finally:
         stop.set()
         for r in reps:
