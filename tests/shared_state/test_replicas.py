@@ -149,3 +149,11 @@ def test_a_websocket_push_reaches_connections_on_every_replica(replicas: Callabl
         assert on_b.recv(timeout=30) == b"\x00\x01\x02"
         on_c.send("echo?")  # C's own connection still answers locally, and got nothing meant for B
         assert on_c.recv(timeout=30) == "echo?"
+
+
+def test_a_large_batch_of_stubs_reaches_the_other_replica_whole(replicas: Callable[..., list[Replica]]) -> None:
+    a, b = replicas(2, spec=False)
+    batch = [_stub(f"/many/{i}", i) for i in range(1500)]  # past MAX_EVENT_IDS: B reloads everything
+    assert a.admin("POST", "stubs", json=batch).status_code == 201
+    poll(lambda: len(b.admin("GET", "stubs").json()["stubs"]) == 1500, "1500 stubs on B")
+    assert b.client.get("/many/1499").json() == 1499

@@ -56,6 +56,8 @@ CONNECT_TIMEOUT_S = 2.0
 REPLY_TIMEOUT_S = 5.0
 #: Bytes of one event or push message read from the channels; larger ones are ignored.
 MAX_MESSAGE_BYTES = 1 << 20
+#: Stub ids named in one change event; a larger change tells the other replicas to reload.
+MAX_EVENT_IDS = 1000
 
 #: Takes the first of several matching stubs that may answer, in one atomic step (so a request
 #: racing a transition sees either the old state or the new one for all its candidates).
@@ -365,7 +367,9 @@ class RedisSharedState:
             pipe.hset(self.k_stubs, stub.id, self._stub_record(stub, base + i))
         ids = [s.id for s in stubs]
         pipe.hdel(self.k_served, *ids)
-        pipe.publish(self.ch_events, self._event("put", ids=ids))
+        # a long list would pass the receivers' MAX_MESSAGE_BYTES: then they reload everything
+        event = self._event("put", ids=ids) if len(ids) <= MAX_EVENT_IDS else self._event("resync")
+        pipe.publish(self.ch_events, event)
         await self._call(pipe.execute())
 
     async def remove_stubs(self, ids: Sequence[str] | None) -> int:
