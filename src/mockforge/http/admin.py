@@ -59,7 +59,7 @@ class AdminApi:
             exact("GET", "server-info", sync(lambda _: self._server_info())),
             exact("GET", "openapi.json", lambda _r, _s: self._openapi()),
             exact("POST", "reset", lambda r, _s: self._reset(r)),
-            exact("GET", "logs.har", sync(self._har)),
+            exact("GET", "logs.har", lambda r, _s: self._har(r)),
             exact("GET", "stats", sync(lambda _: json_response(self.stats()))),
             exact("GET", "metrics", sync(lambda _: self.runtime.metrics.render())),
         ]
@@ -97,12 +97,13 @@ class AdminApi:
         rt.log.clear()
         return json_response({"reset": True})
 
-    def _har(self, request: Request) -> Response:
+    async def _har(self, request: Request) -> Response:
         from mockforge.recording.har import export_har
 
         rt = self.runtime
+        log, _ = await shared_log(self.services.stubs)  # every replica's exchanges when shared
         host = f"{rt.config.http.host}:{rt.ports.get('http')}"
-        return json_response(export_har(rt.log.snapshot(), default_host=host, version=rt.version))
+        return json_response(export_har(log.snapshot(), default_host=host, version=rt.version))
 
     # ---- endpoints --------------------------------------------------------------------
     async def _logs(self, request: Request) -> Response:
