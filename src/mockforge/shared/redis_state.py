@@ -447,6 +447,7 @@ class RedisSharedState:
 
     async def clear_log(self) -> None:
         self._require()
+        await self._call(self.shipper.flush())  # what this replica answered before goes too
         await self._call(self.client.delete(self.shipper.key))
 
     async def reports(self, kind: str) -> list[dict[str, Any]]:
@@ -464,6 +465,7 @@ class RedisSharedState:
     async def reset(self) -> None:
         self._require()
         sh = self.shipper
+        await self._call(sh.flush())  # what this replica answered before the reset goes too
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(self.k_stubs, self.k_served, self.k_scenarios, sh.key, sh.unmatched_key, sh.near_key)
         pipe.publish(self.ch_events, self._event("reset"))
