@@ -158,8 +158,9 @@ def persistent_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 def test_redis_killed_and_restarted_under_load_loses_no_answered_request(
         persistent_redis: RedisServer, tmp_path: Path) -> None:
-    reps = [start_replica(tmp_path, "--shared-state", persistent_redis.url, "--spec", str(PETSTORE))
-            for _ in range(2)]
+    # a log large enough for the whole run: the cap (core.max_request_logs) would evict the first ones
+    reps = [start_replica(tmp_path, "--shared-state", persistent_redis.url, "--spec", str(PETSTORE),
+                          env={"MOCKFORGE_MAX_REQUEST_LOGS": "100000"}) for _ in range(2)]
     a, b = reps
     stop = threading.Event()
     answered: list[tuple[int, str]] = []

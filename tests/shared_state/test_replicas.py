@@ -39,8 +39,9 @@ def test_a_replica_started_later_loads_the_shared_stubs(replicas: Callable[..., 
     (b,) = replicas(1)
     assert b.client.get("/late/1").json() == 1 and b.client.get("/late/2").json() == 2
     assert a.client.get("/late/1").status_code == 200
-    har = b.admin("GET", "logs.har").json()["log"]["entries"]  # the HAR export covers every replica
-    assert len(har) == 3 and {e["request"]["url"].rsplit("/", 2)[-2] for e in har} == {"late"}
+    # the HAR export covers every replica (A's entry is there once A's writer has run: poll)
+    har = poll(lambda: len(h := b.admin("GET", "logs.har").json()["log"]["entries"]) == 3 and h, "A's entry")
+    assert {e["request"]["url"].rsplit("/", 2)[-2] for e in har} == {"late"}
 
 
 def test_times_one_is_honoured_across_replicas(replicas: Callable[..., list[Replica]]) -> None:
