@@ -125,9 +125,9 @@ def serve(**opts: Any) -> None:
         return
     setup_logging(cfg.observability.log_level)
     if cfg.worker_count() > 1:
-        from mockforge.workers.supervisor import supervise
+        from mockforge.workers.launch import supervise
 
-        sys.exit(supervise(cfg))
+        supervise(cfg)  # becomes the supervisor process (exec): never returns
     try:
         import uvloop
 

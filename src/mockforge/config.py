@@ -374,7 +374,7 @@ ENV_KEYS: dict[str, str] = {
 }
 
 #: Variables read elsewhere (not config keys): they must not be reported as unknown.
-ENV_OTHER = {"MOCKFORGE_CONFIG", "MOCKFORGE_PROFILE", "MOCKFORGE_WORKER"}
+ENV_OTHER = {"MOCKFORGE_CONFIG", "MOCKFORGE_PROFILE", "MOCKFORGE_WORKER", "MOCKFORGE_SUPERVISOR"}
 
 #: Keys whose values are paths, resolved against the config file's folder.
 PATH_KEYS = (

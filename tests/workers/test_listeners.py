@@ -32,15 +32,21 @@ def _config(tmp_path: Path) -> Path:
     return path
 
 
-def _grpc_services(port: int) -> list[str]:
-    import grpc
-    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+async def _grpc_services(port: int) -> list[str]:
+    from grpclib.client import Channel
+    from grpclib.reflection.v1 import reflection_pb2
+    from grpclib.reflection.v1.reflection_grpc import ServerReflectionStub
 
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
-        stub = reflection_pb2_grpc.ServerReflectionStub(ch)
-        req = reflection_pb2.ServerReflectionRequest(list_services="")
-        answer = next(stub.ServerReflectionInfo(iter([req]), timeout=60))
-        return sorted(s.name for s in answer.list_services_response.service)
+    ch = Channel("127.0.0.1", port)
+    try:
+        async with ServerReflectionStub(ch).ServerReflectionInfo.open() as stream:
+            await stream.send_message(reflection_pb2.ServerReflectionRequest(list_services=""))
+            answer = await stream.recv_message()
+            await stream.end()
+    finally:
+        ch.close()
+    assert answer is not None
+    return sorted(s.name for s in answer.list_services_response.service)
 
 
 async def _ws_echo(port: int) -> str:
@@ -69,7 +75,8 @@ def test_every_listener_answers_with_two_workers(tmp_path: Path) -> None:
         # WebSocket listener
         assert asyncio.run(_ws_echo(ports["WebSocket"])) == "hello"
         # gRPC
-        assert any(name.endswith("MockService") or "mock" in name.lower() for name in _grpc_services(ports["gRPC"]))
+        services = asyncio.run(_grpc_services(ports["gRPC"]))
+        assert any("mock" in name.lower() for name in services), services
         # metrics: one port per worker, each its own process's counters
         assert set(tree.worker_metrics) == {2}
         metrics_ports = {ports["metrics"], tree.worker_metrics[2]}
@@ -87,10 +94,10 @@ def test_inherited_socket_mode_serves_and_stops(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from mockforge.config import load_config\n"
-        "from mockforge.workers.supervisor import supervise\n"
+        "from mockforge.workers.launch import supervise\n"
         f"cfg = load_config(None, overrides={{'http.port': 0, 'http.specs': [{SPEC!r}], 'core.workers': 2,"
         " 'core.independent_workers': True, 'admin.port': 0})\n"
-        "sys.exit(supervise(cfg, mode='inherit'))\n"
+        "supervise(cfg, mode='inherit')\n"
     )
     tree = start(cmd=[sys.executable, "-c", code], cwd=tmp_path)
     try:
@@ -115,3 +122,14 @@ def test_a_worker_started_by_hand_refuses_in_one_line() -> None:
     assert result.stderr.strip().splitlines() == [
         "mockforge: error: mockforge.workers.child is started by `mockforge serve --workers N`"
     ]
+
+
+def test_a_supervisor_started_by_hand_refuses_in_one_line() -> None:
+    for plan in (None, "not json", '{"count": 2}'):
+        env = clean_env() if plan is None else {**clean_env(), "MOCKFORGE_SUPERVISOR": plan}
+        result = subprocess.run([sys.executable, "-m", "mockforge.workers.supervisor"], capture_output=True,
+                                text=True, timeout=60, cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
+        assert result.returncode == 2, (plan, result.stderr)
+        assert result.stderr.strip().splitlines() == [
+            "mockforge: error: mockforge.workers.supervisor is started by `mockforge serve --workers N`"
+        ]

@@ -171,3 +171,32 @@ def test_one_worker_imports_nothing_of_the_workers_package() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT,
                          env=clean_env(), check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_crash_loop_stops_everything_with_exit_1_instead_of_spinning() -> None:
+    from mockforge.workers.supervisor import MAX_RESTARTS
+
+    tree = start("--spec", SPEC, "--http-port", "0", "--workers", "2", "--independent-workers")
+    worker1 = indexes_seen(tree.url, {1, 2})[1]
+    killed: list[int] = []
+    try:
+        for _ in range(MAX_RESTARTS + 1):  # kill worker 2 each time it is back
+            pid = until(lambda: (p := indexes_seen(tree.url, {1, 2})[2]) not in killed and p, "worker 2 back")
+            killed.append(pid)
+            os.kill(pid, signal.SIGKILL)
+        tree.proc.wait(timeout=120)
+    finally:
+        code, err = tree.stop()
+    assert code == 1, err
+    assert f"worker 2 died {MAX_RESTARTS + 1} times" in err
+    assert not psutil.pid_exists(worker1)  # the healthy worker was stopped too: nothing left behind
+
+
+def test_the_supervisor_imports_only_the_standard_library() -> None:
+    """It lives as long as the server: click, the config, asyncio and msgspec stay out of it."""
+    code = ("import sys; import mockforge.workers.supervisor;"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in"
+            " ('mockforge', 'click', 'msgspec', 'yaml', 'asyncio', 'uvloop', 'httptools')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                         env=clean_env(), check=True).stdout
+    assert out.strip() == "['mockforge', 'mockforge.workers', 'mockforge.workers.supervisor']"
