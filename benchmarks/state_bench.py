@@ -16,6 +16,11 @@
    probe task that asks for a 1 ms sleep again and again and records how late each wake-up is,
    and a client thread doing ``--lag-creates`` creates; p50/p99/max lateness with the memory store
    (the baseline, same run) and with the SQLite store.
+5. ``store``: the SQLite store alone, no HTTP: 2,000 puts then 2,000 gets, one per loop turn (as
+   requests come), while a probe task measures how long each turn of the loop keeps it waiting
+   (the time a store call holds the loop thread); p50/p99/max per turn and the loop's total time
+   held, next to the same figures with the memory store (the baseline of the run). Works with a
+   store whose calls are plain functions (before the SQLite thread) or coroutines.
 """
 
 from __future__ import annotations
@@ -88,13 +93,62 @@ async def _lag(store: str, creates: int) -> dict[str, float]:
             "creates_per_s": rate}
 
 
+async def _held(store: object, n: int) -> dict[str, float]:
+    """How long each turn of the loop is held while ``store`` serves n puts and n gets."""
+    import inspect
+
+    turns: list[float] = []
+    done = asyncio.Event()
+
+    async def probe() -> None:
+        while not done.is_set():
+            t = time.perf_counter()
+            await asyncio.sleep(0)
+            turns.append((time.perf_counter() - t) * 1000)
+
+    async def call(name: str, *args: object) -> object:
+        fn = getattr(store, name)
+        out = fn(*args)
+        return await out if inspect.isawaitable(out) else out
+
+    task = asyncio.create_task(probe())
+    start = time.perf_counter()
+    for i in range(n):
+        await call("put", "ns", "/pets", str(1001 + i), {"id": 1001 + i, "name": f"p{i}", "kind": "dog"})
+        await asyncio.sleep(0)
+    for i in range(n):
+        await call("get", "ns", "/pets", str(1001 + i))
+        await asyncio.sleep(0)
+    wall = time.perf_counter() - start
+    done.set()
+    await task
+    turns.sort()
+    return {"turn_p50_ms": statistics.median(turns), "turn_p99_ms": turns[int(len(turns) * 0.99)],
+            "turn_max_ms": turns[-1], "ops_per_s": 2 * n / wall}
+
+
+def _store_part(n: int, results: dict[str, object]) -> None:
+    from mockforge.state.sqlite_store import SqliteStore
+    from mockforge.state.store import MemoryStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, make in (("memory", MemoryStore), ("sqlite", lambda: SqliteStore(f"{tmp}/held.db"))):
+            store = make()
+            for key, value in asyncio.run(_held(store, n)).items():
+                results[f"held_{name}_{key}"] = value
+            close = getattr(store, "close", None)
+            if close is not None:
+                close()
+
+
 def main() -> dict[str, object]:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--pets", type=int, default=10_000)
     ap.add_argument("--lag-creates", type=int, default=2000)
-    ap.add_argument("--parts", default="wrk,rss,sqlite,lag", help="comma-separated: wrk, rss, sqlite, lag")
+    ap.add_argument("--parts", default="wrk,rss,sqlite,lag,store",
+                    help="comma-separated: wrk, rss, sqlite, lag, store")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     results: dict[str, object] = {}
@@ -102,6 +156,8 @@ def main() -> dict[str, object]:
         _memory_parts(args, parts, results)
     if "sqlite" in parts:
         _sqlite_part(args, results)
+    if "store" in parts:
+        _store_part(2000, results)
     if "lag" in parts:
         with tempfile.TemporaryDirectory() as tmp:
             for name, store in (("memory", "memory"), ("sqlite", f"sqlite:///{tmp}/lag.db")):
@@ -142,19 +198,26 @@ def _memory_parts(args: argparse.Namespace, parts: set[str], results: dict[str, 
 
 
 def _sqlite_part(args: argparse.Namespace, results: dict[str, object]) -> None:
+    """The SQLite store, and the memory store as the baseline of the same run (same requests)."""
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = Path(tmp) / "mockforge.yaml"
-        cfg.write_text(json.dumps({"http": {"specs": [str(Path(SPEC).resolve())], "port": (port := free_port()),
-                                            "state": {"mode": "on", "store": f"sqlite:///{tmp}/state.db"}}}))
-        base = f"http://127.0.0.1:{port}"
-        with server_process(mockforge_args("--config", str(cfg)), base + "/pets/7"), httpx.Client(base_url=base) as c:
-            n = min(args.pets, 2000)
-            results["sqlite_create_rps"] = _create(c, n)
-            results["sqlite_read_rps"] = _read(c, n)
-            if have_wrk():
-                results["sqlite_read_wrk_rps"] = max(
-                    wrk(base + "/pets/1001", seconds=args.seconds)["rps"] for _ in range(args.rounds)
-                )
+        for name, store in (("memory", "memory"), ("sqlite", f"sqlite:///{tmp}/state.db")):
+            cfg = Path(tmp) / "mockforge.yaml"
+            cfg.write_text(json.dumps({"http": {"specs": [str(Path(SPEC).resolve())], "port": (port := free_port()),
+                                                "state": {"mode": "on", "store": store}}}))
+            base = f"http://127.0.0.1:{port}"
+            with server_process(mockforge_args("--config", str(cfg)), base + "/pets/7"), \
+                    httpx.Client(base_url=base) as c:
+                n = min(args.pets, 2000)
+                results[f"{name}_store_create_rps"] = _create(c, n)
+                results[f"{name}_store_read_rps"] = _read(c, n)
+                if have_wrk():
+                    results[f"{name}_store_read_wrk_rps"] = max(
+                        wrk(base + "/pets/1001", seconds=args.seconds)["rps"] for _ in range(args.rounds)
+                    )
+    for kind in ("create", "read", "read_wrk"):
+        if f"sqlite_store_{kind}_rps" in results:
+            ratio = float(results[f"sqlite_store_{kind}_rps"]) / float(results[f"memory_store_{kind}_rps"])  # type: ignore[arg-type]
+            results[f"sqlite_to_memory_{kind}"] = ratio
 
 
 if __name__ == "__main__":

@@ -439,3 +439,12 @@ def test_watch_reloads_the_seed_file_alone_and_after_a_spec_change(
         until(lambda: "spec reloaded" in caplog.text, "the spec is reloaded")
         until(lambda: c.get("/pets/3").json()["name"] == "again", "the seed file is loaded after the spec")
         assert c.get(f"/pets/{made['id']}").json()["name"] == "kept"
+
+
+async def test_python_handle_on_the_servers_own_loop_with_the_memory_store() -> None:
+    """Under ``async with``, the plain calls finish at once: the memory store never suspends."""
+    async with MockServer(_state("on"), spec=PETSTORE) as server, httpx.AsyncClient(base_url=server.url) as c:
+        pets = server.state("pets")
+        assert pets.seed([{"id": 4, "name": "a", "kind": "dog", "created_at": "2026-01-01T00:00:00Z"}]) == 1
+        assert (await c.get("/pets/4")).json()["name"] == "a"
+        assert [p["id"] for p in pets.items()] == [4] and pets.clear() == 1

@@ -137,3 +137,29 @@ def test_kill_9_loses_no_answered_write(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate()
+
+
+def test_python_handle_with_the_sqlite_store_from_a_thread(tmp_path: Path) -> None:
+    from mockforge.testing.server import MockServer
+
+    cfg = {"http": {"state": {"mode": "on", "store": f"sqlite:///{tmp_path / 's.db'}"}}}
+    with MockServer(cfg, spec=PETSTORE) as mock:
+        pets = mock.state("pets")
+        assert pets.seed([{"id": 10, "name": "a", "kind": "dog"}, {"id": 2, "name": "b", "kind": "cat"}]) == 2
+        assert httpx.get(mock.url + "/pets/2").json()["name"] == "b"
+        assert [p["id"] for p in pets.items()] == [10, 2]  # insertion order
+        assert pets.clear() == 2 and pets.items() == []
+
+
+async def test_python_handle_with_the_sqlite_store_on_the_servers_loop(tmp_path: Path) -> None:
+    from mockforge.testing.server import MockServer
+
+    cfg = {"http": {"state": {"mode": "on", "store": f"sqlite:///{tmp_path / 's.db'}"}}}
+    async with MockServer(cfg, spec=PETSTORE) as mock, httpx.AsyncClient(base_url=mock.url) as c:
+        pets = mock.state("pets")
+        assert await pets.aseed([{"id": 3, "name": "a", "kind": "dog"}]) == 1
+        assert (await c.get("/pets/3")).json()["name"] == "a"
+        with pytest.raises(RuntimeError, match="await"):  # a blocking call here would stall the loop
+            pets.items()
+        assert [p["id"] for p in await pets.aitems()] == [3]
+        assert await pets.aclear() == 1

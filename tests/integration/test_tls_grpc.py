@@ -80,3 +80,28 @@ async def test_grpc_mtls_refuses_a_client_without_a_certificate(tmp_path: Path) 
                                          request_serializer=HealthCheckRequest.SerializeToString,
                                          response_deserializer=HealthCheckResponse.FromString)(check, timeout=30)
             assert reply.status == HealthCheckResponse.SERVING
+
+
+async def test_stop_ends_handshakes_in_flight_and_closes_every_accepted_socket() -> None:
+    """A client that connected to the TLS gRPC port but never finished (or started) its handshake
+    holds no socket past the stop: the server ends the handshake, and every socket it accepted is
+    closed before ``stop`` returns (a socket left closing when the loop ends is reported unclosed
+    later, in whatever test runs next)."""
+    async with MockServer(protos=PROTOS, tls=True) as mock:
+        capped = mock.server.services.grpc._server  # type: ignore[union-attr]
+        port = mock.ports["grpc"]
+        stalled = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+        _, gone_w = await asyncio.open_connection("127.0.0.1", port)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while len(capped._accepted) < 4:  # accepted, each waiting for its ClientHello
+            assert loop.time() < deadline, "the server did not accept the connections"
+            await asyncio.sleep(0.01)
+        gone_w.transport.abort()  # a client that went away just before the stop
+        await mock.server.services.grpc.stop()  # type: ignore[union-attr]
+        assert capped._server._active_count == 0  # every accepted socket is closed
+        assert all(conn.fileno() == -1 for conn in list(capped._accepted))
+        for reader, writer in stalled:
+            assert await reader.read() == b""  # the server's end closed: EOF, not a hang
+            writer.close()
+            await writer.wait_closed()

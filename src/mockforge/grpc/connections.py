@@ -18,12 +18,18 @@ call per socket event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import weakref
 from typing import Any, cast
 
 from grpclib.server import Server
 
 #: How long a refused socket may stay open waiting for the client to close it.
 _LINGER_S = 1.0
+#: How long ``wait_closed`` lets closed connections finish (a TLS close waits for the client's
+#: close_notify, a handshake in flight for the client's next bytes) before aborting them.
+_DRAIN_S = 1.0
 
 
 class CappedServer(Server):
@@ -37,7 +43,30 @@ class CappedServer(Server):
         #: Connections refused at the cap since start (for /__mockforge/stats).
         self.connections_refused = 0
         #: Sockets of the counted connections open now, closed by ``wait_closed``.
-        self._transports: set[asyncio.BaseTransport] = set()
+        self._transports: set[asyncio.Transport] = set()
+        #: TLS: every socket the listener accepted (a handshake in flight has no protocol yet)
+        self._accepted: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+
+    async def start(self, host: str, port: int, *, ssl: Any = None) -> None:  # type: ignore[override]
+        """grpclib's start; with TLS on a listening socket of ours that remembers what it accepts,
+        so that ``wait_closed`` can end handshakes still in flight (asyncio's server cannot)."""
+        if ssl is None:
+            await super().start(host, port)
+            return
+        loop = asyncio.get_running_loop()
+        family, kind, proto, _, addr = (
+            await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        )[0]
+        sock = _Listening(family, kind, proto, accepted=self._accepted)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(addr)
+            await super().start(sock=sock, ssl=ssl)
+        except BaseException:
+            sock.close()
+            raise
 
     def _protocol_factory(self) -> asyncio.Protocol:  # type: ignore[override]
         if self.open_connections >= self.max_connections:
@@ -51,10 +80,58 @@ class CappedServer(Server):
 
     async def wait_closed(self) -> None:
         """grpclib's wait (running calls end), then close the sockets clients kept open: grpclib
-        leaves them to the client, so a stopped server would hold them until garbage collection."""
+        leaves them to the client, so a stopped server would hold them until garbage collection.
+
+        Then wait (at most ``_DRAIN_S``) until every socket the listener accepted is closed,
+        those still in their TLS handshake included (asyncio's server counts them; grpclib never
+        sees them), aborting what is left halfway. Without the wait a TLS connection was still
+        closing when its event loop was closed, and its socket was reported unclosed when
+        garbage collected (a TLS close is a close_notify exchange, a refused handshake's socket
+        is closed a loop turn after the refusal; asyncio 3.11's ``Server.wait_closed`` waits for
+        neither)."""
         await super().wait_closed()
         for transport in list(self._transports):
             transport.close()
+        serving = {_fileno(t) for t in self._transports}
+        for conn in list(self._accepted):  # handshakes in flight: they fail and close themselves
+            if conn.fileno() not in (-1, *serving):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+        await self._drain(_DRAIN_S / 2)
+        for transport in list(self._transports):  # a client that does not answer close_notify
+            transport.abort()
+        await self._drain(_DRAIN_S / 2)
+
+    async def _drain(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while self._accepted_open() and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+
+    def _accepted_open(self) -> int:
+        """Sockets the listener accepted that are not closed yet (asyncio's own count)."""
+        server = self._server
+        return int(getattr(server, "_active_count", 0)) + len(self._transports)
+
+
+def _fileno(transport: asyncio.BaseTransport) -> int:
+    sock = transport.get_extra_info("socket")
+    return int(sock.fileno()) if sock is not None else -1
+
+
+class _Listening(socket.socket):
+    """A listening socket that remembers (weakly) every socket it accepts."""
+
+    __slots__ = ("_remember",)
+
+    def __init__(self, *args: Any, accepted: weakref.WeakSet[socket.socket]) -> None:
+        super().__init__(*args)
+        self._remember = accepted
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        conn, addr = super().accept()
+        self._remember.add(conn)
+        return conn, addr
 
 
 class _Counted(asyncio.Protocol):
@@ -65,12 +142,12 @@ class _Counted(asyncio.Protocol):
     def __init__(self, server: CappedServer, inner: asyncio.Protocol) -> None:
         self._server: CappedServer | None = server
         self._inner = inner
-        self._transport: asyncio.BaseTransport | None = None
+        self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._server is not None:
-            self._transport = transport
-            self._server._transports.add(transport)
+            self._transport = cast(asyncio.Transport, transport)
+            self._server._transports.add(self._transport)
         self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:

@@ -74,5 +74,10 @@ class HttpListener:
         wait_handshakes = getattr(self._server, "wait_closed_handshakes", None)
         if wait_handshakes is not None:  # TLS: connections still handshaking when the stop came
             await wait_handshakes()
+        # an aborted transport closes its socket on the next loop turn (TLS: two turns); a loop
+        # closed before then leaves the socket to the garbage collector, reported as unclosed
+        deadline = time.monotonic() + 0.5
+        while (self.state.connections or self.state.refusing) and time.monotonic() < deadline:
+            await asyncio.sleep(0.001)
         self._server = None
 

@@ -108,13 +108,20 @@ class TlsServer:
                 conn.shutdown(socket.SHUT_RDWR)
 
     async def wait_closed_handshakes(self, timeout: float = 2.0) -> None:
-        """Wait (at most ``timeout``) for the handshakes ``close`` ended; cancel what is left."""
+        """Wait (at most ``timeout``) for the handshakes ``close`` ended; cancel what is left.
+        Then wait (briefly) until their sockets are closed: a failed handshake's transport
+        closes its socket a loop turn after the handshake task ended, and a loop closed before
+        then leaves the socket to the garbage collector (reported unclosed)."""
         tasks = list(self._handshaking)
         if not tasks:
             return
+        conns = list(self._handshaking.values())
         _, left = await asyncio.wait(tasks, timeout=timeout)
         for task in left:
             task.cancel()
+        deadline = self._loop.time() + 0.5
+        while any(c.fileno() != -1 for c in conns) and self._loop.time() < deadline:
+            await asyncio.sleep(0.001)
 
     # ---- accept and sniff ------------------------------------------------------------------
     def _accept(self, listening: socket.socket) -> None:
