@@ -53,10 +53,16 @@ class Replica:
         return self.client.request(method, f"/__mockforge/{path}", **kw)
 
     def stop(self) -> int:
+        """SIGTERM and wait; the deadline is generous (CI shares 2 cores), not a timing check."""
         self.client.close()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        self.proc.communicate(timeout=30)
+        try:
+            self.proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate(timeout=30)
+            raise AssertionError(f"replica did not stop on SIGTERM; its log ends:\n{self.log_text()[-3000:]}") from None
         return self.proc.returncode
 
     def log_text(self) -> str:
