@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench loadtest hostile plugins clean setup ui-deps
+.PHONY: run test lint typecheck bench loadtest hostile plugins clean setup ui-deps redis redis-deps
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,8 +21,21 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-test: $(STAMP) lint ui-deps
+test: $(STAMP) lint ui-deps redis-deps
 	$(BIN)/python -m pytest -n 2 -q tests
+
+# The shared-state tests start their own redis-server (Debian package); install it when missing
+# (CI runs as root on Debian; elsewhere sudo is used when present).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo)
+redis-deps:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "redis-server missing: installing the Debian package"; \
+	  $(SUDO) apt-get install -y redis-server || { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; }; }
+
+# A local Redis for development (docs/SHARED_STATE.md): no persistence, loopback only.
+REDIS_PORT ?= 6379
+redis: redis-deps
+	redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --save '' --appendonly no
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

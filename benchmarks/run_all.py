@@ -34,6 +34,7 @@ BENCHMARKS = [
     ("state_bench.py", True, 900),
     ("state_corpus.py", True, 900),
     ("workers_bench.py", True, 900),
+    ("shared_state_bench.py", True, 900),
 ]
 
 

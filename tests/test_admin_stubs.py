@@ -24,6 +24,7 @@ class Ctx:
     log: RequestLog = field(default_factory=lambda: RequestLog(100))
     files: FileRoots = field(default_factory=FileRoots.default)
     document_limits: DocumentLimits = DEFAULT_LIMITS
+    shared: None = None
     stubs: InMemoryStubStore = field(init=False)
 
     def __post_init__(self) -> None:

@@ -82,6 +82,10 @@ def main() -> None:
                    "More than 1 needs --shared-state or --independent-workers.")
 @click.option("--independent-workers", is_flag=True, default=None,
               help="Let each worker keep its own logs, stubs and scenarios (a load-test target).")
+# ---- shared state (docs/SHARED_STATE.md) ----
+@click.option("--shared-state", "shared_state", metavar="URL",
+              help="Share stubs, scenarios and the request log with other replicas through Redis "
+                   "(redis://host:6379/0, rediss://..., unix:///path); default memory.")
 def serve(**opts: Any) -> None:
     """Serve mocks until SIGINT/SIGTERM. Prints the bound ports on start."""
     from mockforge.config import load_config
@@ -112,6 +116,7 @@ def serve(**opts: Any) -> None:
         "http.state.mode": opts["state_mode"],
         "core.workers": _workers_option(opts["workers"]),
         "core.independent_workers": opts["independent_workers"],
+        "core.shared_state": opts["shared_state"],
     }
     if opts["record_url"]:
         overrides["core.fixtures.mode"] = "record"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -308,8 +309,14 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     #: With more than one worker, let each keep its own state (logs, stubs, scenarios) instead of
     #: refusing to start without ``shared_state``; logs and verification then say which worker.
     independent_workers: bool = False
-    #: Where replicas and workers share state: ``memory`` (this process only) or a Redis URL.
+    #: Where replicas share state (docs/SHARED_STATE.md): ``memory`` (this process only), or a
+    #: ``redis://``, ``rediss://`` or ``unix://`` URL.
     shared_state: str = "memory"
+    #: Prefix of every Redis key and channel, so several environments can share one Redis.
+    shared_state_prefix: str = "mockforge"
+    #: Log entries (and miss reports) waiting to be written to Redis; past it they are dropped
+    #: and counted, never blocking an answer.
+    max_shared_log_buffer: int = 10_000
 
 
 class MetricsConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -404,6 +411,8 @@ ENV_KEYS: dict[str, str] = {
     "MOCKFORGE_FIXTURES_MODE": "core.fixtures.mode",
     "MOCKFORGE_FIXTURES_DIR": "core.fixtures.dir",
     "MOCKFORGE_PROXY_UPSTREAM": "core.proxy.upstream",
+    "MOCKFORGE_SHARED_STATE": "core.shared_state",
+    "MOCKFORGE_SHARED_STATE_PREFIX": "core.shared_state_prefix",
     "MOCKFORGE_LOG_LEVEL": "observability.log_level",
     "MOCKFORGE_LOG_REQUESTS": "observability.log_requests",
     "MOCKFORGE_METRICS_PORT": "observability.metrics.port",
@@ -553,6 +562,21 @@ def _check_layer(
     raise ConfigError(reason, file=label, where=f"{prefix}{path}" if path else prefix.rstrip(".") or None)
 
 
+_PREFIX_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``<redacted>`` (for logs, errors and server-info)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    auth, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = auth.partition(":")[0]
+    return f"{scheme}://{user}:<redacted>@{host}" if ":" in auth else f"{scheme}://<redacted>@{host}"
+
+
 def _check(cfg: Config, file: str | None) -> None:
     def bad(where: str, msg: str) -> ConfigError:
         return ConfigError(msg, file=file or "<config>", where=where)
@@ -596,11 +620,17 @@ def _check(cfg: Config, file: str | None) -> None:
         ("core.max_yaml_alias_nodes", cfg.core.max_yaml_alias_nodes),
         ("admin.max_event_streams", cfg.admin.max_event_streams),
         ("admin.event_queue_size", cfg.admin.event_queue_size),
+        ("core.max_shared_log_buffer", cfg.core.max_shared_log_buffer),
     ):
         if value <= 0:
             raise bad(where, f"expected a number > 0, got {value}")
     if cfg.http.state.store != "memory" and not cfg.http.state.store.startswith("sqlite:///"):
         raise bad("http.state.store", "expected 'memory' or 'sqlite:///path/state.db'")
+    shared = cfg.core.shared_state
+    if shared != "memory" and not shared.startswith(("redis://", "rediss://", "unix://")):
+        raise bad("core.shared_state", f"expected 'memory' or a redis://, rediss:// or unix:// URL, got {shared!r}")
+    if not _PREFIX_RE.fullmatch(cfg.core.shared_state_prefix):
+        raise bad("core.shared_state_prefix", "expected 1 to 64 of A-Z a-z 0-9 _ . : -")
     _check_workers(cfg, bad)
     if cfg.http.callbacks.retries < 0 or cfg.http.callbacks.retry_backoff_ms < 0:
         raise bad("http.callbacks.retries", "expected retries and retry_backoff_ms >= 0")
@@ -694,6 +724,7 @@ BOUND_KEYS = (
     "core.max_unmatched",
     "core.max_document_depth",
     "core.max_yaml_alias_nodes",
+    "core.max_shared_log_buffer",
     "core.fixtures.max_pending_writes",
     "core.fixtures.cache_entries",
     "plugins.max_failures",
@@ -716,4 +747,5 @@ def masked(cfg: Config) -> dict[str, Any]:
     headers = get_path(data, "core.proxy.headers")
     if isinstance(headers, dict):
         set_path(data, "core.proxy.headers", {k: "<redacted>" for k in headers})
+    set_path(data, "core.shared_state", mask_url(cfg.core.shared_state))
     return data

@@ -45,7 +45,7 @@ Everything runs on the server's event loop; the counters take no lock.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mockforge.core.model import LogEntry, Response
@@ -130,6 +130,8 @@ class Metrics:
         #: Requests per protocol since start (WebSocket: handshakes), not bounded by the log.
         self.by_protocol: dict[str, int] = {}
         self._registry: Any = None
+        #: The shared store's counters (``core.shared_state``), None when state is not shared.
+        self.shared: Callable[[], dict[str, Any]] | None = None
 
     # ---- fed by the request log ----------------------------------------------------------
     def on_entry(self, entry: LogEntry) -> None:
@@ -337,6 +339,18 @@ class Metrics:
             yield CounterMetricFamily(
                 f"mockforge_fixture_{kind}", f"Fixture {kind.replace('_', ' ')}.", value=self.fixtures[kind]
             )
+        if self.shared is not None:
+            shared = self.shared()
+            ship = shared["log"]
+            yield CounterMetricFamily("mockforge_shared_log_written", "Log entries written to Redis.",
+                                      value=ship["written"])
+            yield CounterMetricFamily("mockforge_shared_log_dropped",
+                                      "Log entries and reports dropped: the buffer for Redis was full.",
+                                      value=ship["dropped"])
+            yield GaugeMetricFamily("mockforge_shared_log_pending", "Log entries waiting for Redis.",
+                                    value=ship["pending"])
+            yield GaugeMetricFamily("mockforge_shared_state_degraded", "1 while Redis is unreachable.",
+                                    value=1 if shared["degraded"] else 0)
 
 
 def _counter(name: str, doc: str, labels: tuple[str, str], family: dict[tuple[str, str], int]) -> Any:

@@ -88,14 +88,22 @@ class Runtime:
         }
         if count > 1 and config.core.independent_workers:
             self.log.scope = f"worker {worker_index} of {count}"
+        #: Why serving is degraded now (the shared store is unreachable), None when it is not;
+        #: set by the shared store (docs/SHARED_STATE.md), read by ``/health/ready``.
+        self.degraded: Callable[[], str | None] = lambda: None
 
     def uptime_s(self) -> float:
         return round(time.monotonic() - self.started_monotonic, 3)
 
     def health(self) -> dict[str, Any]:
-        return {
+        out = {
             "status": "ok" if self.ready else "starting",
             "version": self.version,
             "uptime_s": self.uptime_s(),
             "workers": dict(self.workers),
         }
+        degraded = self.degraded()
+        if degraded is not None:
+            out["status"] = "degraded" if self.ready else out["status"]
+            out["degraded"] = degraded
+        return out

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from mockforge.core.events import ExchangeTally
 from mockforge.core.model import Request, Response
 from mockforge.core.pipeline import FilterStep, NotFound, Pipeline, Step
+from mockforge.core.shared_state import SharedState
 from mockforge.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -102,6 +103,8 @@ class Services:
     state: StateService | None = None
     #: Exchanges since the last reset, for the admin API (subscribed to the log's ExchangeLogged).
     tally: ExchangeTally = field(default_factory=ExchangeTally)
+    #: The store shared with other replicas (``core.shared_state``: Redis); None: this process only.
+    shared: SharedState | None = None
 
     def admin_routes(self) -> list[AdminRoute]:
         """Every service's admin endpoints (``http/admin.py`` adds its own)."""
@@ -139,6 +142,7 @@ class Services:
             ("fixtures", self.fixtures),
             ("plugins", self.plugins),
             ("state", self.state),
+            ("shared state", self.shared),
         )
         for name, svc in closing:
             if svc is not None:
@@ -158,6 +162,38 @@ def _plugins_configured(runtime: Runtime) -> bool:
     if cfg.load:
         return True
     return any(Path(d).is_dir() and any(Path(d).glob("*/plugin.yaml")) for d in cfg.dirs)
+
+
+async def _start_state(state: StateService, *, shared: bool) -> None:
+    """Seed the state store; a shared one only when it holds nothing yet (the first replica seeds,
+    a replica started later must not undo what clients changed)."""
+    if not shared:
+        await state.start()
+        return
+    from mockforge.errors import ConfigError
+    from mockforge.state.store import StoreUnavailable
+
+    try:
+        if not await state.store.counts():
+            await state.start()
+    except StoreUnavailable as exc:
+        raise ConfigError(str(exc), where="core.shared_state") from None
+
+
+async def _start_shared(runtime: Runtime, stubs: StubService, ws: WebSocketHub | None) -> SharedState:
+    """Connect to the shared store (ConfigError, exit 2, when it cannot be used) and plug it into
+    the stub step, readiness and WebSocket push."""
+    from mockforge.shared.redis_state import RedisSharedState
+
+    shared = RedisSharedState(runtime, stubs.store, stubs.scenario_store, stubs.files)
+    await shared.start()
+    stubs.shared = shared
+    runtime.degraded = lambda: shared.degraded
+    runtime.metrics.shared = shared.stats
+    if ws is not None:
+        ws.fanout = shared
+        shared.on_ws(ws.deliver)
+    return shared
 
 
 async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
@@ -204,9 +240,20 @@ async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
     if cfg.http.state.mode != "off" and model is not None:  # off: state/ is never imported
         from mockforge.state.service import StateService
 
-        state = StateService(cfg.http.state, model, seed=cfg.core.seed, validation=cfg.http.validation, tail=stubs.tail)
+        store = None
+        if cfg.core.shared_state != "memory":  # resources shared by replicas (docs/SHARED_STATE.md)
+            from mockforge.shared.redis_store import RedisStateStore
+
+            if cfg.http.state.store != "memory":
+                log.warning("http.state.store %s is not used: with core.shared_state the resources are in Redis",
+                            cfg.http.state.store)
+
+            store = RedisStateStore(cfg.core.shared_state, cfg.core.shared_state_prefix,
+                                    cfg.http.state.max_resources, cfg.http.state.max_namespaces)
+        state = StateService(cfg.http.state, model, seed=cfg.core.seed, validation=cfg.http.validation, tail=stubs.tail,
+                             store=store)
         try:
-            await state.start()
+            await _start_state(state, shared=store is not None)
         except BaseException:  # a bad seed file: the store (an SQLite file and its thread) is closed
             await state.aclose()
             raise
@@ -222,6 +269,12 @@ async def build_services(runtime: Runtime, model: ApiModel | None) -> Services:
         stubs=stubs, spec=spec, pipeline=pipeline, ws=ws, plugins=plugins, fixtures=fixtures, drift=drift,
         state=state,
     )
+    if cfg.core.shared_state != "memory":  # memory: redis is never imported
+        try:
+            services = replace(services, shared=await _start_shared(runtime, stubs, ws))
+        except BaseException:  # Redis unusable: what was opened above is closed, then the error stands
+            await services.aclose()
+            raise
     runtime.log.logged.subscribe(services.tally.on_entry)
     runtime.reset_hooks.append(services.tally.clear)
     if cfg.grpc_enabled():

@@ -120,12 +120,12 @@ def test_help_lists_every_serve_flag() -> None:
     out = mockforge("serve", "--help").stdout
     for flag in ("--spec", "--config", "--profile", "--host", "--http-port", "--ws-port", "--grpc-port", "--admin",
                  "--admin-port", "--metrics", "--metrics-port", "--proto-dir", "--seed", "--watch", "--validation",
-                 "--log-level", "--log-requests", "--port", "-p"):
+                 "--log-level", "--log-requests", "--port", "-p", "--shared-state"):
         assert flag in out
 
 
 @pytest.mark.parametrize(
-    "module", ["grpclib", "grpc", "wasmtime", "httpx", "prometheus_client", "mockforge.http.callbacks"]
+    "module", ["grpclib", "grpc", "wasmtime", "httpx", "prometheus_client", "mockforge.http.callbacks", "redis"]
 )
 def test_http_only_server_does_not_import_optional_stacks(module: str) -> None:
     code = f"""

@@ -300,6 +300,20 @@ class RequestLog:
         self._excerpts[key] = (rbody, text)
         return text
 
+    @classmethod
+    def view(cls, entries: Iterable[LogEntry], *, max_entries: int, evicted: int, total: int) -> RequestLog:
+        """A log over settled ``entries`` (oldest first) read from elsewhere (the shared log of
+        every replica, ``core/shared_state.py``), for queries and verification."""
+        out = cls(max_entries)
+        out._entries.extend(entries)
+        out.evicted = evicted
+        out.total = total
+        return out
+
+    def settle(self, entry: LogEntry) -> None:
+        """Give ``entry`` its read form now (text timestamp, parsed query, redacted headers)."""
+        self._settle_entry(entry)
+
     def _settle_entry(self, e: LogEntry) -> None:
         """Turn what ``capture`` kept into the entry's read form, in place."""
         if not _unsettled(e):

@@ -31,7 +31,7 @@ import builtins
 import itertools
 import threading
 from collections import deque
-from collections.abc import Iterable, KeysView
+from collections.abc import Callable, Iterable, Iterator, KeysView
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -182,6 +182,8 @@ class InMemoryStubStore:
         self._near_log: deque[dict[str, Any]] = deque(maxlen=max(0, max_near_misses))
         #: Candidate patterns evaluated by ``find`` since start (tests prove lookups stay flat).
         self.evaluations = 0
+        #: Told of each miss report as it is kept (``kind``, report): the shared store copies them.
+        self.on_report: Callable[[str, dict[str, Any]], None] | None = None
         #: Stubs scored at most per near-miss report, and characters of each request part compared
         #: (``core.max_near_miss_stubs``, ``core.max_near_miss_input_bytes``).
         self.max_near_miss_stubs = max(0, max_near_miss_stubs)
@@ -428,6 +430,25 @@ class InMemoryStubStore:
                 return StubMatch(stub, stub.request.path_params(subject.path))
         return None
 
+    def matching(self, request: Request | MatchSubject) -> Iterator[StubMatch]:
+        """Every stub whose matcher accepts ``request``, best first, consuming nothing and without
+        looking at ``times`` or scenario state: for a shared store that decides those itself."""
+        if not self._stubs:
+            return
+        subject = _subject(request)
+        with self._lock:
+            candidates = self._candidates(subject)
+        for stub in candidates:
+            if not stub.enabled:
+                continue
+            self.evaluations += 1
+            if stub.request.matches(subject):
+                yield StubMatch(stub, stub.request.path_params(subject.path))
+
+    def consume(self, stub: Stub) -> bool:
+        """Take one answer of ``stub`` on this replica only (``find`` does this itself)."""
+        return self._consume(stub)
+
     def _miss_of(self, stub: Stub, subject: MatchSubject) -> NearMiss:
         result: MatchResult = stub.request.match(subject)
         diffs = list(result.diffs)
@@ -497,12 +518,17 @@ class InMemoryStubStore:
             "path": request.path,
             "query": request.query,
         }
+        near = {"request": summary, "near_misses": [m.to_dict() for m in misses], "answered_by": None} if misses \
+            else None
         with self._lock:
             self._unmatched.append(summary)
-            if misses:
-                self._near_log.append(
-                    {"request": summary, "near_misses": [m.to_dict() for m in misses], "answered_by": None}
-                )
+            if near is not None:
+                self._near_log.append(near)
+        hook = self.on_report
+        if hook is not None:
+            hook("unmatched", summary)
+            if near is not None:
+                hook("near-misses", near)
         return misses
 
     def report_answered(self, request: Request, answered_by: str, limit: int = 3) -> builtins.list[NearMiss]:
@@ -521,6 +547,9 @@ class InMemoryStubStore:
             entry = {"request": summary, "near_misses": [m.to_dict() for m in misses], "answered_by": answered_by}
             with self._lock:
                 self._near_log.append(entry)
+            hook = self.on_report
+            if hook is not None:
+                hook("near-misses", entry)
         return misses
 
     def unmatched(self) -> builtins.list[dict[str, Any]]:

@@ -47,11 +47,18 @@ class CappedServer(Server):
         #: TLS: every socket the listener accepted (a handshake in flight has no protocol yet)
         self._accepted: weakref.WeakSet[socket.socket] = weakref.WeakSet()
 
-    async def start(self, host: str, port: int, *, ssl: Any = None) -> None:  # type: ignore[override]
+    async def start(  # type: ignore[override]
+        self, host: str | None = None, port: int | None = None, *, ssl: Any = None, sock: socket.socket | None = None,
+        **kwargs: Any,
+    ) -> None:
         """grpclib's start; with TLS on a listening socket of ours that remembers what it accepts,
-        so that ``wait_closed`` can end handshakes still in flight (asyncio's server cannot)."""
+        so that ``wait_closed`` can end handshakes still in flight (asyncio's server cannot).
+        ``sock``: a listening socket the workers share (``mockforge.workers``), served as it is."""
+        if sock is not None:
+            await super().start(sock=sock, ssl=ssl, **kwargs)
+            return
         if ssl is None:
-            await super().start(host, port)
+            await super().start(host, port, **kwargs)
             return
         loop = asyncio.get_running_loop()
         family, kind, proto, _, addr = (

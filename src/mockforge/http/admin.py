@@ -23,9 +23,11 @@ from mockforge.config import bounds, masked
 from mockforge.core.model import Request, Response
 from mockforge.core.request_log import parse_rfc3339
 from mockforge.core.responses import detail, error_response, json_response
+from mockforge.core.shared_state import SharedUnavailable
 from mockforge.http.admin_guard import admin_open_on
 from mockforge.http.admin_preview import routes as preview_routes
 from mockforge.http.admin_routes import AdminHandler, AdminRoute, AdminRoutes
+from mockforge.http.admin_stubs import shared_log, unavailable
 
 if TYPE_CHECKING:
     from mockforge.runtime import Runtime
@@ -55,13 +57,13 @@ class AdminApi:
 
         exact = AdminRoute.exact
         return [
-            exact("GET", "logs", sync(self._logs)),
-            exact("DELETE", "logs", sync(self._clear_logs)),
+            exact("GET", "logs", lambda r, _s: self._logs(r)),
+            exact("DELETE", "logs", lambda r, _s: self._clear_logs(r)),
             exact("GET", "routes", sync(self._routes)),
             exact("GET", "server-info", sync(lambda _: self._server_info())),
             exact("GET", "openapi.json", lambda _r, _s: self._openapi()),
-            exact("POST", "reset", sync(self._reset)),
-            exact("GET", "logs.har", sync(self._har)),
+            exact("POST", "reset", lambda r, _s: self._reset(r)),
+            exact("GET", "logs.har", lambda r, _s: self._har(r)),
             exact("GET", "stats", sync(lambda _: json_response(self.stats()))),
             exact("GET", "stats/series", sync(lambda _: self._series())),
             exact("GET", "metrics", sync(lambda _: self.runtime.metrics.render())),
@@ -94,27 +96,39 @@ class AdminApi:
                 return answered
         return error_response(404, "not_found", f"no admin endpoint {request.method} {request.path}")
 
-    def _clear_logs(self, request: Request) -> Response:
+    async def _clear_logs(self, request: Request) -> Response:
+        shared = self.services.shared
+        if shared is not None:
+            try:
+                await shared.clear_log()
+            except SharedUnavailable as exc:
+                return unavailable(exc)
         self.runtime.log.clear()
         return json_response({"cleared": True})
 
-    def _reset(self, request: Request) -> Response:
+    async def _reset(self, request: Request) -> Response:
         rt = self.runtime
+        shared = self.services.shared
+        if shared is not None:  # the shared part first: when Redis refuses, nothing is reset
+            try:
+                await shared.reset()
+            except SharedUnavailable as exc:
+                return unavailable(exc)
         for hook in rt.reset_hooks:
             hook()
         rt.log.clear()
         return json_response({"reset": True})
 
-    def _har(self, request: Request) -> Response:
+    async def _har(self, request: Request) -> Response:
         from mockforge.recording.har import export_har
 
         rt = self.runtime
+        log, _ = await shared_log(self.services.stubs)  # every replica's exchanges when shared
         host = f"{rt.config.http.host}:{rt.ports.get('http')}"
-        return json_response(export_har(rt.log.snapshot(), default_host=host, version=rt.version))
+        return json_response(export_har(log.snapshot(), default_host=host, version=rt.version))
 
     # ---- endpoints --------------------------------------------------------------------
-    def _logs(self, request: Request) -> Response:
-        rt = self.runtime
+    async def _logs(self, request: Request) -> Response:
         problems = []
         status = since = None
         limit = 100
@@ -145,7 +159,8 @@ class AdminApi:
                 problems.append(detail("query.path_regex", exc.reason))
         if problems:
             return error_response(400, "bad_request", "invalid log filter", problems)
-        entries = rt.log.query(
+        log, scope = await shared_log(self.services.stubs)
+        entries = log.query(
             method=_first(request, "method"),
             path=_first(request, "path"),
             path_regex=path_regex,
@@ -154,10 +169,10 @@ class AdminApi:
             protocol=_first(request, "protocol"),
             limit=limit,
         )
-        answer: dict[str, Any] = {"entries": msgspec.to_builtins(entries), "evicted": rt.log.evicted}
-        if rt.log.scope is not None:  # independent workers: this log is one worker's (docs/SCALING.md)
-            answer["scope"] = rt.log.scope
-        return json_response(answer)
+        out: dict[str, Any] = {"entries": msgspec.to_builtins(entries), "evicted": log.evicted}
+        if scope is not None:
+            out["scope"] = scope
+        return json_response(out)
 
     def _routes(self, request: Request) -> Response:
         spec = self.services.spec.current
@@ -269,6 +284,7 @@ class AdminApi:
             "since_reset": self.services.tally.snapshot(),
             "bounds": bounds(cfg),
             "refused": self._refused(),
+            **({"shared_state": self.services.shared.stats()} if self.services.shared is not None else {}),
         }
 
     def _refused(self) -> dict[str, Any]:

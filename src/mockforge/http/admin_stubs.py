@@ -32,6 +32,7 @@ from mockforge.core.model import Request, Response
 from mockforge.core.request_log import RequestLog
 from mockforge.core.responses import detail, error_response, json_response
 from mockforge.core.scenarios import ScenarioStates
+from mockforge.core.shared_state import SharedState, SharedUnavailable
 from mockforge.core.stubs import SOURCE_API, Stub, StubStore, parse_stub, parse_stubs
 from mockforge.core.verification import verify, verify_sequence
 from mockforge.errors import MockforgeError
@@ -58,6 +59,11 @@ class StubsAdminContext(Protocol):
 
     @property
     def document_limits(self) -> DocumentLimits: ...
+
+    @property
+    def shared(self) -> SharedState | None:
+        """The store shared with other replicas (``core.shared_state``), None for this process only."""
+        ...
 
 
 class _BadBody(Exception):
@@ -117,19 +123,21 @@ async def handle(ctx: StubsAdminContext, request: Request, subpath: str) -> Resp
     head, _, rest = sub.partition("/")
     try:
         if head == "stubs":
-            return _stubs(ctx, request, unquote(rest)) if rest else _stubs_root(ctx, request)
+            return await (_stubs(ctx, request, unquote(rest)) if rest else _stubs_root(ctx, request))
         if head == "verify" and rest in ("", "sequence"):
             if request.method != "POST":
                 return _not_allowed(request, "POST")
-            return _verify(ctx, request, sequence=rest == "sequence")
+            return await _verify(ctx, request, sequence=rest == "sequence")
         if sub in ("near-misses", "unmatched"):
-            return _reports(ctx, request, sub)
+            return await _reports(ctx, request, sub)
         if head == "scenarios":
-            return _scenarios(ctx, request, unquote(rest))
+            return await _scenarios(ctx, request, unquote(rest))
         if sub == "faults":
             return _faults(ctx, request)
     except _BadBody as exc:
         return error_response(400, "invalid_body", str(exc), [detail("body", str(exc))])
+    except SharedUnavailable as exc:
+        return unavailable(exc)
     return None
 
 
@@ -138,11 +146,31 @@ def _listed(stub: Stub, hits: dict[str, int]) -> dict[str, Any]:
     return {**stub.to_dict(), "enabled": stub.enabled, "hits": hits.get(stub.id, 0)}
 
 
-def _stubs_root(ctx: StubsAdminContext, request: Request) -> Response:
+def unavailable(exc: SharedUnavailable) -> Response:
+    """503 for an admin write while the shared store is unreachable (nothing was changed)."""
+    message = f"{exc.reason}; nothing was changed, try again once it is back (GET /health/ready)"
+    return error_response(503, "shared_state_unavailable", message, None, [("retry-after", "1")])
+
+
+async def shared_log(ctx: StubsAdminContext) -> tuple[RequestLog, str | None]:
+    """The log to read and what it covers when not everything: every replica's (shared), or this
+    one's with the reason when the shared store is unreachable."""
+    shared = ctx.shared
+    if shared is None:  # independent workers: the log is one worker's, and says so (docs/SCALING.md)
+        return ctx.log, ctx.log.scope
+    try:
+        return await shared.log_view(), None
+    except SharedUnavailable as exc:
+        return ctx.log, f"this replica only: {exc.reason}"
+
+
+async def _stubs_root(ctx: StubsAdminContext, request: Request) -> Response:
     if request.method == "GET":
         hits = ctx.stubs.hits()
         return json_response({"stubs": [_listed(s, hits) for s in ctx.stubs.list()]})
     if request.method == "DELETE":
+        if ctx.shared is not None:
+            await ctx.shared.remove_stubs(None)
         return json_response({"removed": ctx.stubs.remove_api_stubs()})
     if request.method != "POST":
         return _not_allowed(request, "GET, POST, DELETE")
@@ -151,18 +179,21 @@ def _stubs_root(ctx: StubsAdminContext, request: Request) -> Response:
         parsed = parse_stubs(data, SOURCE_API, files=ctx.files)
     except MockforgeError as exc:
         return _invalid(exc)
+    if ctx.shared is not None:  # Redis first: when it refuses, nothing changes here either
+        await ctx.shared.put_stubs(parsed)
     stored = ctx.stubs.add_all(parsed)  # all validated above; stored in one step under the lock
     return json_response({"stubs": [s.to_dict() for s in stored]}, 201)
 
 
-def _stubs(ctx: StubsAdminContext, request: Request, stub_id: str) -> Response:
+async def _stubs(ctx: StubsAdminContext, request: Request, stub_id: str) -> Response:
     current = ctx.stubs.get(stub_id)
     if request.method == "GET":
         if current is None:
             return _not_found(f"no stub with id '{stub_id}'")
         return json_response(_listed(current, ctx.stubs.hits()))
     if request.method == "DELETE":
-        if not ctx.stubs.remove(stub_id):
+        shared = await ctx.shared.remove_stubs([stub_id]) if ctx.shared is not None else 0
+        if not ctx.stubs.remove(stub_id) and not shared:
             return _not_found(f"no stub with id '{stub_id}'")
         return json_response({"deleted": stub_id})
     if request.method != "PUT":
@@ -174,13 +205,17 @@ def _stubs(ctx: StubsAdminContext, request: Request, stub_id: str) -> Response:
         stub = parse_stub(data, "", SOURCE_API, files=ctx.files)
     except MockforgeError as exc:
         return _invalid(exc)
+    if current is None:
+        return _not_found(f"no stub with id '{stub_id}' (POST /__mockforge/stubs creates one)")
+    if ctx.shared is not None:
+        await ctx.shared.put_stubs([stub])
     stored = ctx.stubs.replace(stub_id, stub)
     if stored is None:
         return _not_found(f"no stub with id '{stub_id}' (POST /__mockforge/stubs creates one)")
     return json_response(stored.to_dict())
 
 
-def _verify(ctx: StubsAdminContext, request: Request, *, sequence: bool) -> Response:
+async def _verify(ctx: StubsAdminContext, request: Request, *, sequence: bool) -> Response:
     data = _body(request, ctx.document_limits)
     if not isinstance(data, dict):
         return error_response(
@@ -196,41 +231,65 @@ def _verify(ctx: StubsAdminContext, request: Request, *, sequence: bool) -> Resp
                     'expected {"requests": [MATCHER, ...]}',
                     [detail("requests", "expected a list of request matchers")],
                 )
-            result = verify_sequence(ctx.log, patterns)
+            log, scope = await shared_log(ctx)
+            out = verify_sequence(log, patterns)
         else:
-            result = verify(ctx.log, data.get("request"), data.get("count"))
-        if ctx.log.scope is not None:  # independent workers: counts cover one worker (docs/SCALING.md)
-            result["scope"] = ctx.log.scope
-        return json_response(result)
+            log, scope = await shared_log(ctx)
+            out = verify(log, data.get("request"), data.get("count"))
     except MockforgeError as exc:
         return _invalid(exc, "invalid_verification")
+    if scope is not None:
+        out["scope"] = scope
+    return json_response(out)
 
 
-def _reports(ctx: StubsAdminContext, request: Request, sub: str) -> Response:
+async def _reports(ctx: StubsAdminContext, request: Request, sub: str) -> Response:
+    shared = ctx.shared
     if request.method == "DELETE":
+        if shared is not None:
+            await shared.clear_reports()
         ctx.stubs.clear_reports()
         return json_response({"cleared": True})
     if request.method != "GET":
         return _not_allowed(request, "GET, DELETE")
+    key = "requests" if sub == "unmatched" else "near_misses"
+    if shared is not None:
+        try:
+            return json_response({key: await shared.reports(sub)})
+        except SharedUnavailable as exc:
+            scope: dict[str, Any] = {"scope": f"this replica only: {exc.reason}"}
+    else:
+        scope = {}
     if sub == "unmatched":
-        return json_response({"requests": ctx.stubs.unmatched()})
-    return json_response({"near_misses": ctx.stubs.near_miss_log()})
+        return json_response({"requests": ctx.stubs.unmatched(), **scope})
+    return json_response({"near_misses": ctx.stubs.near_miss_log(), **scope})
 
 
-def _scenarios(ctx: StubsAdminContext, request: Request, name: str) -> Response:
+async def _scenario_list(ctx: StubsAdminContext) -> dict[str, str]:
+    shared = ctx.shared
+    if shared is not None:
+        try:
+            return await shared.scenarios()
+        except SharedUnavailable:
+            pass  # the local mirror, as of the last event
+    return ctx.scenarios.list()
+
+
+async def _scenarios(ctx: StubsAdminContext, request: Request, name: str) -> Response:
+    shared = ctx.shared
     if not name:
         if request.method != "GET":
             return _not_allowed(request, "GET")
-        return json_response(
-            {"scenarios": [{"name": n, "state": s} for n, s in ctx.scenarios.list().items()]}
-        )
+        states = await _scenario_list(ctx)
+        return json_response({"scenarios": [{"name": n, "state": s} for n, s in states.items()]})
     if name == "reset":
         if request.method != "POST":
             return _not_allowed(request, "POST")
+        if shared is not None:
+            await shared.reset_scenarios()
         ctx.scenarios.reset()
-        return json_response(
-            {"scenarios": [{"name": n, "state": s} for n, s in ctx.scenarios.list().items()]}
-        )
+        states = await _scenario_list(ctx)
+        return json_response({"scenarios": [{"name": n, "state": s} for n, s in states.items()]})
     if request.method != "PUT":
         return _not_allowed(request, "PUT")
     data = _body(request, ctx.document_limits)
@@ -242,6 +301,8 @@ def _scenarios(ctx: StubsAdminContext, request: Request, name: str) -> Response:
             'expected {"state": "<name>"}',
             [detail("state", "expected a state name")],
         )
+    if shared is not None:
+        await shared.set_scenario(name, state)
     ctx.scenarios.set(name, state)
     return json_response({"name": name, "state": state})
 

@@ -26,6 +26,7 @@ from mockforge.core.stubs import (
     NEAR_MISS_OFFLOOP_COST,
     InMemoryStubStore,
     ResponseDefinition,
+    StubMatch,
     StubStore,
     load_file,
     near_miss_details,
@@ -34,6 +35,7 @@ from mockforge.core.stubs import (
 from mockforge.errors import StubError
 
 if TYPE_CHECKING:
+    from mockforge.core.shared_state import SharedState
     from mockforge.runtime import Runtime
 
 log = logging.getLogger("mockforge.stubs")
@@ -68,6 +70,8 @@ class StubService:
         #: Plugin or build, then fault, then delay (shared with the spec step).
         self.tail = AnswerTail(self.fault_policy, plugins)
         self.expand = cfg.http.response_template_expand
+        #: The store shared with other replicas (``core.shared_state``); None: this process only.
+        self.shared: SharedState | None = None
         self.problems: list[str] = []
         self.stubs_dir: str | None = cfg.http.stubs_dir
         if self.stubs_dir is None and Path("stubs").is_dir():
@@ -140,7 +144,7 @@ class StubService:
         store = self.store
         if not len(store):
             return None
-        match = store.find(request)
+        match = store.find(request) if self.shared is None else await self._find_shared(request, self.shared)
         if match is None:
             return None
         stub = match.stub
@@ -172,6 +176,26 @@ class StubService:
             delay_s=definition.delay_ms / 1000 if definition.delay_ms else None,
             source=f"stub:{stub.id}" if plugin else "",
         )
+
+    async def _find_shared(self, request: Request, shared: SharedState) -> StubMatch | None:
+        """The best matching stub. Matching is local; when stubs with ``times`` or a scenario
+        rule come before the first plain one, the shared store takes the first that may answer
+        in one atomic step (this replica decides alone while the store is unreachable)."""
+        store = self.store
+        pending: list[StubMatch] = []
+        for match in store.matching(request):
+            pending.append(match)
+            stub = match.stub
+            if stub.times is None and stub.scenario is None:
+                break
+        if not pending:
+            return None
+        if len(pending) == 1 and pending[0].stub.times is None and pending[0].stub.scenario is None:
+            return pending[0]
+        taken = await shared.consume([m.stub for m in pending])
+        if taken is None:
+            return next((m for m in pending if store.consume(m.stub)), None)
+        return pending[taken] if taken >= 0 else None
 
     async def near_miss_details(self, request: Request) -> list[dict[str, Any]]:
         """The 404's closest stubs; scored in a worker thread when the estimate says it can take

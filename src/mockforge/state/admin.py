@@ -22,7 +22,7 @@ from urllib.parse import unquote
 from mockforge.core.model import Request, Response
 from mockforge.core.responses import detail, error_response, json_response
 from mockforge.state.service import DEFAULT_NS, StateService
-from mockforge.state.store import StoreFull
+from mockforge.state.store import StoreFull, StoreUnavailable
 
 __all__ = ["MAX_SNAPSHOTS", "StateAdmin"]
 
@@ -37,9 +37,15 @@ class StateAdmin:
         self._snapshots = service.snapshots
 
     async def admin(self, request: Request, sub: str) -> Response | None:
-        parts = sub.split("/")
-        if parts[0] != "state":
+        if sub.split("/")[0] != "state":
             return None
+        try:
+            return await self._admin(request, sub)
+        except StoreUnavailable as exc:  # a shared store (Redis) that is gone: nothing was changed
+            return error_response(503, "state_unavailable", str(exc), None, [("retry-after", "1")])
+
+    async def _admin(self, request: Request, sub: str) -> Response | None:
+        parts = sub.split("/")
         method = request.method
         query = request.query
         ns = query.get("namespace", [None])[0]

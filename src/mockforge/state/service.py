@@ -35,7 +35,7 @@ from mockforge.schema.generate import DataGenerator
 from mockforge.state.inference import Plan, Resource, infer
 from mockforge.state.patch import PatchError, json_patch, merge_patch
 from mockforge.state.render import Shapes, documented, json_schema
-from mockforge.state.store import MemoryStore, StateStore, StoreFull
+from mockforge.state.store import MemoryStore, StateStore, StoreFull, StoreUnavailable
 
 if TYPE_CHECKING:
     from mockforge.config import StateConfig, ValidationConfig
@@ -172,10 +172,13 @@ class StateService:
         op = match.operation
         params = match.params
         ns = request.headers.get(self.header) or DEFAULT_NS
-        if self.strict and res.parents and await self._parent_missing(ns, res, params):
-            response: Response | None = self._not_found(op, res, "parent")
-        else:
-            response = await self._decide(request, op, res, role, ns, params)
+        try:
+            if self.strict and res.parents and await self._parent_missing(ns, res, params):
+                response: Response | None = self._not_found(op, res, "parent")
+            else:
+                response = await self._decide(request, op, res, role, ns, params)
+        except StoreUnavailable as exc:  # a shared store (Redis) that is gone: nothing was changed
+            return error_response(503, "state_unavailable", str(exc), None, [("retry-after", "1")])
         if response is None:
             return None
         request.route = match.template

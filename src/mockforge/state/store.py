@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import msgspec
 import orjson
 
-__all__ = ["MemoryStore", "StateStore", "StoreFull"]
+__all__ = ["MemoryStore", "StateStore", "StoreFull", "StoreUnavailable"]
 
 log = logging.getLogger("mockforge")
 Doc = dict[str, Any]
@@ -44,6 +44,11 @@ _encode = msgspec.json.Encoder().encode
 
 class StoreFull(Exception):
     """A create would pass ``http.state.max_resources`` in its namespace."""
+
+
+class StoreUnavailable(Exception):
+    """A backend over the network (Redis, docs/SHARED_STATE.md) cannot be reached now; the step
+    and the admin API answer 503."""
 
 
 class StateStore(Protocol):

@@ -34,6 +34,7 @@ from mockforge.ws.script import Script, load_script, run_script
 if TYPE_CHECKING:
     from mockforge.config import WsRouteConfig
     from mockforge.core.connection import UpgradedConnection
+    from mockforge.core.shared_state import WsFanout
     from mockforge.runtime import Runtime
     from mockforge.ws.session import Session
 
@@ -147,6 +148,8 @@ class WebSocketHub:
         self._ids = itertools.count(1)
         self._prefix = os.urandom(3).hex()
         self._empty: asyncio.Event | None = None
+        #: Pushes to connections held by other replicas (``core.shared_state``), else None.
+        self.fanout: WsFanout | None = None
 
     # ---- routing and upgrade ---------------------------------------------------------
     def wants(self, path: str) -> bool:
@@ -303,7 +306,25 @@ class WebSocketHub:
         assert isinstance(path, str)
         if path not in self._routes:
             return error_response(404, "not_found", f"no WebSocket route at {path}")
-        if conn_id is not None and conn_id not in self._by_path.get(path, {}):
+        local = conn_id is None or conn_id in self._by_path.get(path, {})
+        if not local and self.fanout is None:
             return error_response(404, "not_found", f"no connection {conn_id} on {path}")
-        sent = await self.send(path, text=text, binary=binary, connection_id=conn_id)
-        return json_response({"sent": sent})
+        sent = await self.send(path, text=text, binary=binary, connection_id=conn_id) if local else 0
+        if self.fanout is None or (conn_id is not None and local):
+            return json_response({"sent": sent})
+        from mockforge.core.shared_state import SharedUnavailable
+
+        try:
+            replicas = await self.fanout.publish_ws(path, text, binary, conn_id)
+        except SharedUnavailable as exc:  # this replica's connections got it; the others cannot
+            return json_response({"sent": sent, "replicas": 0, "scope": f"this replica only: {exc.reason}"})
+        # ``sent`` counts this replica's connections; the other replicas send to theirs
+        return json_response({"sent": sent, "replicas": replicas})
+
+    async def deliver(self, path: str, text: str | None, binary: bytes | None, connection_id: str | None) -> int:
+        """A push published by another replica: sent to this replica's connections on ``path``."""
+        if path not in self._routes or (text is None) == (binary is None):
+            return 0
+        if connection_id is not None and connection_id not in self._by_path.get(path, {}):
+            return 0
+        return await self.send(path, text=text, binary=binary, connection_id=connection_id)
