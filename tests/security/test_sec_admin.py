@@ -349,3 +349,17 @@ def test_a_host_with_junk_after_the_name_is_no_loopback_name() -> None:
         assert refused is not None and refused.status == 403, host
     assert host_name("localhost:1@evil.example") == "localhost:1@evil.example"
     assert host_name("[::1]") == "::1" and host_name("localhost") == "localhost"
+
+
+def test_refused_and_failed_admin_requests_leave_no_log_entry(mock: MockServer) -> None:
+    # a hostile page's no-cors POSTs are refused; they must not fill the request log (pushing real
+    # traffic out, showing its payloads on the console's Traffic page) any more than admin successes
+    httpx.get(mock.url + "/real-traffic")
+    admin = mock.url + "/__mockforge/"
+    for _ in range(5):
+        assert httpx.post(admin + "stubs", content=b"x", headers={"Origin": EVIL}).status_code == 403
+        assert httpx.post(admin + "stubs", content=b"x", headers={"content-type": "text/plain"}).status_code == 415
+        assert httpx.post(admin + "preview", json=[1]).status_code == 400
+        assert httpx.get(admin + "no-such-endpoint").status_code == 404
+    entries = httpx.get(admin + "logs").json()["entries"]
+    assert [(e["method"], e["path"]) for e in entries] == [("GET", "/real-traffic")]
