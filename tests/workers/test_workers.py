@@ -165,6 +165,42 @@ def test_a_shared_port_in_use_is_one_line_and_exit_2() -> None:
     assert len(errors) == 1 and str(port) in errors[0] and "http listener" in errors[0], result.stderr
 
 
+def test_a_port_another_workers_server_shares_is_refused_not_split() -> None:
+    # Both would bind with SO_REUSEPORT, and the kernel would then spread one port's connections
+    # over two unrelated servers: the second must see the port as in use.
+    tree = start("--spec", SPEC, "--http-port", "0", "--workers", "2", "--independent-workers")
+    try:
+        port = tree.ports["HTTP"]
+        result = run("serve", "--http-port", str(port), "--workers", "2", "--independent-workers")
+        assert result.returncode == 2, result.stdout + result.stderr
+        errors = [line for line in result.stderr.splitlines() if "error" in line]
+        assert len(errors) == 1 and f"127.0.0.1:{port}" in errors[0] and "in use" in errors[0], result.stderr
+        assert "starting" not in result.stdout
+        assert httpx.get(f"{tree.url}/pets/7").json()["name"] == "Rex"  # the first one still answers
+    finally:
+        code, _ = tree.stop()
+    assert code == 0
+
+
+def test_a_sigterm_while_worker_1_loads_stops_everything_and_leaves_no_orphan() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "mockforge", "serve", "--spec", SPEC, "--http-port", "0",
+                             "--workers", "2", "--independent-workers"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=clean_env())
+    try:
+        assert proc.stdout is not None
+        assert "starting 2 workers" in proc.stdout.readline()  # the supervisor is up, worker 1 loading
+        children = until(lambda: psutil.Process(proc.pid).children(), "worker 1 to start")
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=60)
+    assert proc.returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
+    for child in children:
+        assert not psutil.pid_exists(child.pid) or child.status() == psutil.STATUS_ZOMBIE, child
+
+
 def test_one_worker_imports_nothing_of_the_workers_package() -> None:
     code = ("import sys, mockforge.cli, mockforge.server, mockforge.runtime;"
             "print(sorted(m for m in sys.modules if m.startswith('mockforge.workers')))")
