@@ -291,6 +291,9 @@ def test_preview_of_a_body_nested_too_deep_is_the_400_the_real_request_gets(clie
         ({"path": "/a", "headers": [["x"]]}, "body.headers[0]"),
         ({"path": "/a", "headers": {"x": {"nested": 1}}}, "body.headers.x"),
         ({"path": "/a", "query": [["k", "v"]] * 201}, "body.query"),
+        ({"path": "/a" + "b" * 9000}, "body.path"),  # longer than any request line the wire takes
+        ({"path": "/a", "query": {"q": "v" * 9000}}, "body.path"),
+        ({"path": "/a", "headers": {f"h{i}": "v" * 1000 for i in range(70)}}, "body.headers"),
     ],
 )
 def test_hostile_preview_bodies_are_400_naming_the_field(client: httpx.Client, body: Any, location: str) -> None:

@@ -323,3 +323,43 @@ def test_cli_insecure_starts_and_warns_on_every_start(tmp_path: Path) -> None:
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert "admin.insecure" in err and "WARNING" in err
+
+
+# ---- review of the console's same-origin rule (issue 19) --------------------------------------
+def test_allowed_hosts_star_without_token_gives_a_rebinding_page_no_same_origin_writes() -> None:
+    # A page on http://evil.example:9080 rebinds its name to 127.0.0.1: its POST carries its own
+    # origin and Host. "*" lets the Host in (reads, as documented) but the write must not pass.
+    star = AdminGuard(build_config({"admin": {"allowed_hosts": ["*"]}}, env={}), "127.0.0.1")
+    rebound = star.check(request("evil.example:9080", "http://evil.example:9080", method="POST"), "reset")
+    assert rebound is not None and rebound.status == 403 and b"forbidden_origin" in rebound.body
+    for host in ("127.0.0.1:9080", "localhost:9080", "[::1]:9080"):  # the console itself still works
+        assert star.check(request(host, f"http://{host}", method="POST"), "reset") is None, host
+    listed = AdminGuard(build_config({"admin": {"allowed_hosts": ["*", "mock.internal"]}}, env={}), "0.0.0.0")
+    assert listed.check(request("mock.internal:9080", "http://mock.internal:9080", method="POST"), "reset") is None
+    # with a token the rebinding page lacks it anyway, so the console on any name may write
+    tokened = AdminGuard(build_config({"admin": {"allowed_hosts": ["*"], "token": "t"}}, env={}), "0.0.0.0")
+    auth = [("authorization", "Bearer t")]
+    assert tokened.check(request("box:9080", "http://box:9080", method="POST", headers=auth), "reset") is None
+
+
+def test_a_host_with_junk_after_the_name_is_no_loopback_name() -> None:
+    guard = AdminGuard(build_config({}, env={}), "127.0.0.1")
+    for host in ("localhost:1@evil.example", "127.0.0.1:x", "[::1]evil.example", "[::1]:1@evil"):
+        refused = guard.check(request(host, None), "stubs")
+        assert refused is not None and refused.status == 403, host
+    assert host_name("localhost:1@evil.example") == "localhost:1@evil.example"
+    assert host_name("[::1]") == "::1" and host_name("localhost") == "localhost"
+
+
+def test_refused_and_failed_admin_requests_leave_no_log_entry(mock: MockServer) -> None:
+    # a hostile page's no-cors POSTs are refused; they must not fill the request log (pushing real
+    # traffic out, showing its payloads on the console's Traffic page) any more than admin successes
+    httpx.get(mock.url + "/real-traffic")
+    admin = mock.url + "/__mockforge/"
+    for _ in range(5):
+        assert httpx.post(admin + "stubs", content=b"x", headers={"Origin": EVIL}).status_code == 403
+        assert httpx.post(admin + "stubs", content=b"x", headers={"content-type": "text/plain"}).status_code == 415
+        assert httpx.post(admin + "preview", json=[1]).status_code == 400
+        assert httpx.get(admin + "no-such-endpoint").status_code == 404
+    entries = httpx.get(admin + "logs").json()["entries"]
+    assert [(e["method"], e["path"]) for e in entries] == [("GET", "/real-traffic")]

@@ -285,3 +285,42 @@ async def test_full_listener_answers_503_but_health_still_answers() -> None:
             again = await client.get("/mock")
             assert again.status_code == 200 and again.json() == {"ok": True}
         assert state.counters()["connections_refused"] == 2
+
+
+class EndlessApp(PlainApp):
+    """An endless streamed answer (the console's live feed is one) for a client that never reads."""
+
+    def __init__(self) -> None:
+        self.closed = asyncio.Event()
+
+    async def handle(self, request: Request) -> Response:
+        async def gen() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    yield b"x" * 65536
+            finally:
+                self.closed.set()
+
+        if request.path == "/big":
+            return Response(status=200, headers=[("content-type", "text/plain")], body=b"y" * (16 * 1024 * 1024))
+        return Response(status=200, headers=[("content-type", "text/plain")], stream=gen())
+
+
+@pytest.mark.parametrize("path", ["/stream", "/big"])
+async def test_a_client_that_never_reads_an_answer_is_cut_after_the_keepalive_timeout(path: str) -> None:
+    app = EndlessApp()
+    listener = HttpListener(app, "127.0.0.1", 0, WireLimits(keepalive_timeout_s=0.3))
+    await listener.start()
+    try:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", listener.port, limit=1024)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        deadline = time.monotonic() + LIVENESS_S
+        while listener.state.stalled_writes_cut == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # polling the counter, the client reads nothing meanwhile
+        assert listener.state.stalled_writes_cut == 1
+        assert listener.state.counters()["stalled_writes_cut"] == 1
+        if path == "/stream":
+            await asyncio.wait_for(app.closed.wait(), LIVENESS_S)  # the generator was closed: no slot held
+        writer.close()
+    finally:
+        await listener.stop(1.0)

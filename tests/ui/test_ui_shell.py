@@ -26,3 +26,13 @@ def test_unknown_hash_falls_back_to_the_default_page(console: Console) -> None:
     console.wait_ready("overview")
     assert console.js("return document.getElementById('main').dataset.page") == "overview"
 
+
+
+def test_a_malformed_percent_in_the_hash_still_opens_a_page(console: Console) -> None:
+    # a link such as .../ui/#/stubs/edit/%E0%A4%A made decodeURIComponent throw before any page
+    # mounted: the console stayed blank until the hash was edited by hand
+    console.driver.get(console.base + "#/spec/%E0%A4%A")
+    console.wait_ready("spec")
+    assert console.js("return document.getElementById('main').dataset.page") == "spec"
+    console.driver.get(console.base + "#%")
+    console.wait_ready("overview")

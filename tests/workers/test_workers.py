@@ -152,6 +152,7 @@ def test_a_bad_spec_is_reported_once_and_exits_2(tmp_path) -> None:  # type: ign
     assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("mockforge: error:")]
     assert len(errors) == 1 and "bad.yaml" in errors[0], result.stderr
+    assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1, result.stdout + result.stderr
 
 
 def test_a_shared_port_in_use_is_one_line_and_exit_2() -> None:
@@ -163,6 +164,41 @@ def test_a_shared_port_in_use_is_one_line_and_exit_2() -> None:
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if "error" in line]
     assert len(errors) == 1 and str(port) in errors[0] and "http listener" in errors[0], result.stderr
+
+
+def test_a_port_another_workers_server_shares_is_refused_not_split() -> None:
+    # Both would bind with SO_REUSEPORT, and the kernel would then spread one port's connections
+    # over two unrelated servers: the second must see the port as in use.
+    tree = start("--spec", SPEC, "--http-port", "0", "--workers", "2", "--independent-workers")
+    try:
+        port = tree.ports["HTTP"]
+        result = run("serve", "--http-port", str(port), "--workers", "2", "--independent-workers")
+        assert result.returncode == 2, result.stdout + result.stderr
+        errors = [line for line in result.stderr.splitlines() if "error" in line]
+        assert len(errors) == 1 and f"127.0.0.1:{port}" in errors[0] and "in use" in errors[0], result.stderr
+        assert "starting" not in result.stdout
+        assert httpx.get(f"{tree.url}/pets/7").json()["name"] == "Rex"  # the first one still answers
+    finally:
+        code, _ = tree.stop()
+    assert code == 0
+
+
+def test_a_sigterm_while_worker_1_loads_stops_everything_and_leaves_no_orphan() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "mockforge", "serve", "--spec", SPEC, "--http-port", "0",
+                             "--workers", "2", "--independent-workers"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=clean_env())
+    try:
+        # the supervisor is up and worker 1 is loading (not ready: no other worker yet)
+        children = until(lambda: psutil.Process(proc.pid).children(), "worker 1 to start")
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=60)
+    assert proc.returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
+    for child in children:
+        assert not psutil.pid_exists(child.pid) or child.status() == psutil.STATUS_ZOMBIE, child
 
 
 def test_one_worker_imports_nothing_of_the_workers_package() -> None:

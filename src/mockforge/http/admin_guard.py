@@ -8,7 +8,8 @@ in this order, and answers with the common error JSON when one fails (nothing el
     Host      not the bound address, ``localhost``/``*.localhost``, a loopback IP or in
               ``admin.allowed_hosts``                                  -> 403 forbidden_host
     Origin    present, not the request's own origin (``http(s)://`` + its allowed ``Host``: the
-              console's own calls) and not in ``admin.cors_origins`` (exact match)
+              console's own calls; with ``allowed_hosts: ["*"]`` and no token, only on a Host
+              that is bound, loopback or listed) and not in ``admin.cors_origins`` (exact match)
                                                                        -> 403 forbidden_origin
               (a preflight from an allowed origin gets 204 and the allow headers)
     token     ``admin.token`` set and no ``Authorization: Bearer TOKEN`` -> 401 (constant time);
@@ -74,13 +75,23 @@ def is_loopback(host: str) -> bool:
 
 
 def host_name(value: str) -> str:
-    """The name part of a ``Host`` header, lower case: ``[::1]:80`` -> ``::1``, ``A.b.:9`` -> ``a.b``."""
+    """The name part of a ``Host`` header, lower case: ``[::1]:80`` -> ``::1``, ``A.b.:9`` -> ``a.b``.
+
+    A port that is not all digits, or anything after ``]`` but ``:port``, makes the whole value
+    the "name", which matches no allowed host (``localhost:1@evil.example`` is not ``localhost``).
+    """
     value = value.strip().lower()
     if value.startswith("["):
         end = value.find("]")
-        return value[1:end] if end > 0 else value
+        rest = value[end + 1:] if end > 0 else ""
+        if end > 0 and (not rest or (rest[0] == ":" and rest[1:].isdigit())):
+            return value[1:end]
+        return value
     if value.count(":") == 1:
-        value = value.partition(":")[0]
+        name, _, port = value.partition(":")
+        if not port.isdigit():
+            return value
+        value = name
     return value.rstrip(".")
 
 
@@ -133,8 +144,22 @@ class AdminGuard:
     def host_allowed(self, host: str | None) -> bool:
         if host is None or self.any_host:
             return True
+        return self._host_named(host)
+
+    def _host_named(self, host: str) -> bool:
+        """``host`` is the bound address, a loopback name or listed (not merely let in by ``*``)."""
         name = host_name(host)
         return name in self.hosts or is_loopback(name)
+
+    def _own_origin(self, origin: str, host: str | None) -> bool:
+        """The console's own call: same origin as the request, on a Host that no rebinding page
+        can take. With ``allowed_hosts: ["*"]`` any name passes the Host check, so a same-origin
+        call from an unlisted name counts only when a token is set (a rebinding page cannot read
+        the token the console keeps in its own origin's ``sessionStorage``)."""
+        if not _same_origin(origin, host):
+            return False
+        assert host is not None
+        return self._expected is not None or self._host_named(host)
 
     def check(self, request: Request, sub: str) -> Response | None:
         """None when ``request`` may go on to the admin API; else the answer to give instead.
@@ -146,7 +171,7 @@ class AdminGuard:
                                 f"Host '{host}' may not call the admin API (add it to admin.allowed_hosts)",
                                 "header.host")
         origin = headers.get("origin")
-        if origin is not None and origin not in self.origins and not _same_origin(origin, host):
+        if origin is not None and origin not in self.origins and not self._own_origin(origin, host):
             return self._refuse("origin", 403, "forbidden_origin",
                                 f"origin '{origin}' may not call the admin API (see admin.cors_origins)",
                                 "header.origin")

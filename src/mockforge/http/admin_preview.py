@@ -82,8 +82,11 @@ def _pairs(value: Any, where: str) -> list[tuple[str, str]] | dict[str, str]:
     return pairs
 
 
-def parse_preview_request(data: Any) -> Request | list[dict[str, str]]:
-    """The ``Request`` a preview body describes, or the problems (error details)."""
+def parse_preview_request(data: Any, *, max_target: int = 8 * 1024,
+                          max_head: int = 64 * 1024) -> Request | list[dict[str, str]]:
+    """The ``Request`` a preview body describes, or the problems (error details). ``max_target``
+    and ``max_head`` are the wire's bounds (``http.max_request_line_bytes``, ``max_header_bytes``):
+    a request no client could send is refused, not matched at the cost of a megabyte path."""
     if not isinstance(data, dict):
         return [detail("body", "expected a JSON object {method, path, query, headers, body}")]
     problems: list[dict[str, str]] = []
@@ -123,6 +126,12 @@ def parse_preview_request(data: Any) -> Request | list[dict[str, str]]:
     if query:
         extra = urlencode(query)
         raw_query = f"{raw_query}&{extra}" if raw_query else extra
+    if len(path.encode()) + len(raw_query.encode()) > max_target:
+        return [detail("body.path", f"path and query are longer than http.max_request_line_bytes ({max_target}); "
+                                    "the real request would get 414")]
+    if sum(len(k) + len(v.encode()) + 4 for k, v in headers) > max_head:
+        return [detail("body.headers", f"the headers are larger than http.max_header_bytes ({max_head}); "
+                                       "the real request would get 431")]
     hdrs = Headers(headers)
     if content_type and "content-type" not in hdrs:
         hdrs.add("content-type", content_type)
@@ -146,7 +155,9 @@ class AnswerPreview:
         self.services = services
 
     async def handle(self, request: Request) -> Response:
-        parsed = parse_preview_request(request.json())
+        http = self.services.stubs.runtime.config.http
+        parsed = parse_preview_request(request.json(), max_target=http.max_request_line_bytes,
+                                       max_head=http.max_header_bytes)
         if isinstance(parsed, list):
             return error_response(400, "invalid_preview", "invalid preview request", parsed)
         try:

@@ -108,6 +108,11 @@ class HttpMockApp:
     def log_exchange(self, request: Request, response: Response, started: float, sent: int) -> None:
         if response.source in ("admin", "health"):
             return
+        path = request.path
+        if path.startswith(ADMIN_PREFIX) or path == ADMIN_ROOT:
+            # admin errors too (refusals, bad bodies, unknown admin paths): a hostile page could
+            # otherwise fill the log with refused requests and push real traffic out
+            return
         self.runtime.log.record(request, response, (time.perf_counter() - started) * 1000, sent)
 
     async def handle(self, request: Request) -> Response:

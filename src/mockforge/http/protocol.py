@@ -132,6 +132,8 @@ class ServerState:
         self.bodies_too_large = 0
         #: response headers cleaned (bad characters removed) or dropped (name not a token)
         self.headers_cleaned = 0
+        #: connections cut because the client read nothing of an answer for ``keepalive_timeout_s``
+        self.stalled_writes_cut = 0
 
     def counters(self) -> dict[str, int]:
         return {
@@ -143,6 +145,7 @@ class ServerState:
             "idle_closed": self.idle_closed,
             "bodies_too_large": self.bodies_too_large,
             "headers_cleaned": self.headers_cleaned,
+            "stalled_writes_cut": self.stalled_writes_cut,
             **(self.tls_counters() if self.tls_counters is not None else {}),
         }
 
@@ -640,8 +643,8 @@ class HttpProtocol(asyncio.Protocol):
                         break
                     self.transport.write(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
                     sent += len(chunk)
-                    if not self._can_write.is_set():
-                        await self._can_write.wait()
+                    if not await self._writable():
+                        return sent
             except Exception as exc:  # upstream broke mid-stream: the client sees a cut body
                 log.warning("stream for %s failed: %s", _describe(req), exc)
                 self.transport.abort()
@@ -664,9 +667,22 @@ class HttpProtocol(asyncio.Protocol):
         else:
             self.transport.write(bytes(head))
             self.transport.write(body)
-        if not self._can_write.is_set():
-            await self._can_write.wait()
+        await self._writable()
         return len(body)
+
+    async def _writable(self) -> bool:
+        """Wait until the client has read the answer below the write buffer's high-water mark.
+        A client that reads nothing for ``keepalive_timeout_s`` is cut (False): an endless stream
+        (the console's live feed) or a large body must not hold a slot and its buffer forever."""
+        if self._can_write.is_set():
+            return True
+        try:
+            await asyncio.wait_for(self._can_write.wait(), self.limits.keepalive_timeout_s)
+        except TimeoutError:
+            self.state.stalled_writes_cut += 1
+            self.transport.abort()
+            return False
+        return True
 
     async def _transport_fault(self, req: Request, resp: Response) -> None:
         """Misbehave on the wire for real (see docs/FAULTS.md)."""

@@ -7,7 +7,9 @@ What is bounded, and how (``http/protocol.py`` applies them; defaults in ``confi
   ``max_headers`` header lines (431); a request target over ``max_request_line_bytes`` is 414;
 - time: a head must be complete ``header_timeout_s`` after its first byte (and a new connection
   must start one within it), a body ``body_timeout_s`` after its head; a late one gets 408 and
-  the connection closes. An idle keep-alive connection closes after ``keepalive_timeout_s``;
+  the connection closes. An idle keep-alive connection closes after ``keepalive_timeout_s``, and
+  so does one whose client reads nothing of an answer for that long (an endless stream such as
+  the console's live feed would otherwise hold its slot forever);
 - connections: ``max_connections`` per listener. One more is kept as a reserved slot that
   answers only the health paths (so a probe still gets through when the listener is full); every
   other connection past the limit gets 503 and is closed without being read;

@@ -57,7 +57,9 @@ def supervise(cfg: Config, mode: str = DEFAULT_MODE) -> NoReturn:
         "inherit_fds": list(reservation.fds()),
         "held_fds": [s.fileno() for s in reservation.sockets.values()],
     }
-    print(f"mockforge: starting {count} workers", flush=True)
+    # nothing printed here: a worker that cannot start (a bad spec) is then the one line the user
+    # sees, as without workers; the supervisor prints the listeners and the ready line
+    sys.stdout.flush()
     sys.stderr.flush()
     env = {**os.environ, PLAN_ENV: json.dumps(plan)}
     os.execve(sys.executable, [sys.executable, "-m", "mockforge.workers.supervisor"], env)

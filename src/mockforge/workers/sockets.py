@@ -3,7 +3,9 @@
 Linux: every worker binds its own socket to the port with ``SO_REUSEPORT``, and the kernel spreads
 new connections over the workers evenly. The supervisor binds the same address first (with
 ``SO_REUSEPORT``, never listening, so it gets no connections) to turn a port 0 into a real one and
-to keep the port while a worker restarts. Elsewhere (macOS and the BSDs accept ``SO_REUSEPORT``
+to keep the port while a worker restarts; it first binds the port once without ``SO_REUSEPORT``,
+so a port another server (another ``--workers`` instance) already shares is refused as in use
+instead of silently split. Elsewhere (macOS and the BSDs accept ``SO_REUSEPORT``
 but do not balance with it) the supervisor creates one listening socket per port and every worker
 inherits it and accepts from it.
 
@@ -85,6 +87,18 @@ def _new_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     return sock
 
 
+def _free_port(host: str, port: int) -> int:
+    """``port`` (or, for 0, one the kernel picks) after checking nobody holds it: a socket bound
+    without ``SO_REUSEPORT`` fails on a port that another server shares with ``SO_REUSEPORT`` (a
+    second ``mockforge serve --workers`` on the same port), where binding with it would succeed
+    and the kernel would split the connections between the two servers."""
+    probe = _new_socket(host, port, reuse_port=False)
+    try:
+        return int(probe.getsockname()[1])
+    finally:
+        probe.close()
+
+
 class BindError(Exception):
     """A shared port could not be bound: ``listener`` is (name, host, port), ``error`` the OSError."""
 
@@ -110,6 +124,8 @@ class Reservation:
         try:
             for name, host, port in listeners:
                 res.failed = (name, host, port)
+                if mode == "reuseport":
+                    port = _free_port(host, port)
                 sock = _new_socket(host, port, reuse_port=mode == "reuseport")
                 res.sockets[name] = sock
                 if mode == "inherit":

@@ -32,7 +32,13 @@ let stubPrefill = null;
 let loginShown = false;
 
 function parseHash() {
-  const raw = decodeURIComponent(location.hash.replace(/^#\/?/, ''));
+  const hash = location.hash.replace(/^#\/?/, '');
+  let raw;
+  try {
+    raw = decodeURIComponent(hash);
+  } catch {
+    raw = hash;  // a malformed %-escape in a link: use it as typed rather than mount no page
+  }
   const [name, ...rest] = raw.split('/');
   return {name: NAMES.has(name) ? name : DEFAULT, rest: rest.join('/')};
 }
