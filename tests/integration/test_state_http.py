@@ -58,6 +58,24 @@ def test_examples_seed_the_default_namespace_only(pets: MockServer) -> None:
         assert isinstance(c.get("/pets").json(), list)
 
 
+def test_reads_and_deletes_follow_the_validation_mode_as_the_spec_route_does(pets: MockServer) -> None:
+    ns = {"X-Mockforge-Namespace": "reads-validated"}
+    with httpx.Client(base_url=pets.url, headers=ns) as c:
+        pet = c.post("/pets", json={"name": "rex", "kind": "dog"}).json()
+        # the same invalid query the spec route refuses: a state read must refuse it too
+        listed = c.get("/pets", params={"limit": "abc"})
+        assert listed.status_code in (400, 422), listed.text
+        assert "limit" in listed.headers["x-mockforge-problems"]
+        read = c.get("/pets/abc")  # a bad path parameter: the spec's documented 404 (docs/CONFORMANCE.md)
+        assert read.status_code == 404 and "path.id" in read.headers["x-mockforge-problems"], read.text
+        assert "expected integer" in read.text
+        # a valid read still answers from the store
+        assert c.get(f"/pets/{pet['id']}").json() == pet
+    with MockServer({**_state("on"), "http": {"state": {"mode": "on"}, "validation": {"mode": "off"}}},
+                    spec=PETSTORE) as off, httpx.Client(base_url=off.url) as c:
+        assert c.get("/pets", params={"limit": "abc"}).status_code == 200  # mode off: not checked
+
+
 def test_strict_unknown_id_is_the_documented_404_and_invalid_writes_change_nothing() -> None:
     with MockServer(_state("strict"), spec=PETSTORE, seed=7) as server, httpx.Client(base_url=server.url) as c:
         r = c.get("/pets/999999")

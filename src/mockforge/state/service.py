@@ -239,6 +239,10 @@ class StateService:
     ) -> Response | None:
         bucket = self.bucket(res, params)
         method = request.method
+        if method in ("GET", "HEAD", "DELETE"):  # writes are checked with their bodies below
+            refused = self._refuse(request, op, params, write=False)
+            if refused is not None:
+                return refused
         if role == "collection":
             if method == "POST":
                 return await self._create(request, op, res, ns, bucket, params)
@@ -301,20 +305,23 @@ class StateService:
         return resp
 
     def _refuse(
-        self, request: Request, op: Operation, params: dict[str, str], *, patch: bool = False
+        self, request: Request, op: Operation, params: dict[str, str], *, patch: bool = False, write: bool = True
     ) -> Response | None:
-        """The validation answer for a write (None: go on); strict refuses whatever the mode."""
+        """The validation answer (None: go on): a read or delete follows the validation mode as the
+        spec route does; a write too, and strict refuses an invalid write whatever the mode."""
+        strict = self.strict and write
         mode = self.validation.overrides.get(op.key, self.validation.mode)
-        if mode == "off" and not self.strict:
+        if mode == "off" and not strict:
             return None
         if patch:  # a patch body is checked by applying it, then the result is validated
             return None
         problems = self.validator.for_operation(op).validate(request, params)
         if not problems:
             return None
-        if mode == "warn" and not self.strict:
+        if mode == "warn" and not strict:
             log.warning(
-                "state write %s %s does not match %s: %s",
+                "state %s %s %s does not match %s: %s",
+                "write" if write else "request",
                 request.method,
                 request.path,
                 op.key,
