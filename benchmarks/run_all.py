@@ -35,6 +35,9 @@ BENCHMARKS = [
     ("state_corpus.py", True, 900),
     ("workers_bench.py", True, 900),
     ("shared_state_bench.py", True, 900),
+    ("bodies_report.py", True, 900),
+    ("ui_pages.py", True, 600),
+    ("ui_feed.py", True, 900),
 ]
 
 
