@@ -151,3 +151,29 @@ def test_a_grpc_failure_at_start_up_closes_what_was_already_opened(tmp_path: Pat
     with pytest.raises(ProtoError):
         asyncio.run(build_services(runtime, None))
     assert closed == ["fixtures"]
+
+
+def test_closing_is_bounded_when_a_service_never_finishes_closing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import dataclasses
+
+    import mockforge.services as services_module
+
+    class NeverCloses:
+
+        async def aclose(self) -> None:
+            await asyncio.Event().wait()  # a peer that never answers
+
+    class Closes:
+        closed = False
+
+        async def aclose(self) -> None:
+            Closes.closed = True
+
+    monkeypatch.setattr(services_module, "CLOSE_TIMEOUT_S", 0.05)
+    _, services = services_for(NO_WS)
+    stuck = dataclasses.replace(services, fixtures=NeverCloses(), plugins=Closes())  # type: ignore[arg-type]
+    asyncio.run(stuck.aclose())  # returns: the stuck one is left behind, the next still closed
+    assert Closes.closed
+    assert "closing fixtures took over" in caplog.text

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -16,6 +17,9 @@ import click
 
 from mockforge.errors import MockforgeError
 from mockforge.version import __version__
+
+#: Seconds beyond ``http.graceful_timeout_ms`` that closing services may take on SIGTERM.
+STOP_GRACE_S = 15.0
 
 
 def _fail(exc: MockforgeError | str, code: int = 2) -> None:
@@ -180,8 +184,28 @@ async def _serve(cfg: Any) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    click.echo("mockforge: stopping (in-flight requests finish first)")
-    await server.stop()
+    click.echo("mockforge: stopping (in-flight requests finish first; a second signal stops at once)")
+    stop.clear()
+    stopping = asyncio.ensure_future(server.stop())
+    again = asyncio.ensure_future(stop.wait())
+    # SIGTERM always ends the process in bounded time: the graceful stop gets its timeout plus
+    # STOP_GRACE_S for closing services; past that (or on a second signal) the tasks still
+    # pending are named on stderr and the process exits 1 instead of hanging.
+    limit = cfg.http.graceful_timeout_ms / 1000 + STOP_GRACE_S
+    done, _ = await asyncio.wait({stopping, again}, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+    again.cancel()
+    if stopping in done:
+        stopping.result()
+        return
+    why = "a second signal" if again in done else f"not stopped after {limit:.0f} s"
+    pending = sorted(
+        t.get_name() + ": " + repr(t.get_coro())[:160]
+        for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()
+    )
+    click.echo(f"mockforge: {why}; exiting now (still running: {'; '.join(pending[:8]) or 'nothing'})", err=True)
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(1)
 
 
 @main.command()

@@ -21,6 +21,7 @@ it in the stub validator and the pipeline's final step.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -48,6 +49,9 @@ if TYPE_CHECKING:
 __all__ = ["Services", "SpecInUse", "build_services"]
 
 log = logging.getLogger("mockforge")
+
+#: Seconds each service may take to close when the server stops.
+CLOSE_TIMEOUT_S = 5.0
 
 
 class SpecInUse:
@@ -146,8 +150,10 @@ class Services:
         )
         for name, svc in closing:
             if svc is not None:
-                try:
-                    await svc.aclose()
+                try:  # bounded: a service that cannot close (a peer that never answers) stops none
+                    await asyncio.wait_for(svc.aclose(), CLOSE_TIMEOUT_S)
+                except TimeoutError:
+                    log.warning("closing %s took over %.0f s; left behind", name, CLOSE_TIMEOUT_S)
                 except Exception:
                     log.exception("closing %s failed", name)
         if self.spec.callbacks is not None:

@@ -73,6 +73,20 @@ def test_broken_examples_are_repaired_and_logged_once_per_operation(
     assert len([r for r in caplog.records if r.name == "mockforge.openapi"]) == 2
 
 
+def test_with_state_on_each_broken_example_is_still_logged_once(
+    spec: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the state step's error answers have a planner of their own: it must not check and log
+    # every example a second time (double the start-up time on a large spec)
+    with caplog.at_level(logging.WARNING, logger="mockforge.openapi"), \
+            MockServer({"http": {"state": {"mode": "on"}}}, spec=spec, seed=1) as server, \
+            httpx.Client(base_url=server.url) as client:
+        assert client.get("/fees").json() == {"fees": [{"total": 120}]}
+    lines = [r.getMessage() for r in caplog.records if r.name == "mockforge.openapi"]
+    assert len(lines) == 2, lines
+    assert "GET /errors: 40 example(s)" in lines[0] and "GET /fees: 1 example(s)" in lines[1]
+
+
 def test_trusted_examples_are_served_as_written(spec: Path) -> None:
     config = {"http": {"specs": [str(spec)], "examples": {"trust": True}}, "core": {"seed": 1}}
     with MockServer(config) as server, httpx.Client(base_url=server.url) as client:

@@ -109,8 +109,15 @@ def replicas(redis_server: RedisServer, prefix: str, tmp_path: Path) -> Iterator
         return out
 
     yield make
+    # every replica is stopped even when one fails to: a replica left running would hold sockets
+    # that the next test's garbage collection reports
+    problems = []
     for r in started:
-        r.stop()
+        try:
+            r.stop()
+        except AssertionError as exc:
+            problems.append(str(exc))
+    assert not problems, "\n".join(problems)
 
 
 def poll(check: Callable[[], Any], what: str, deadline_s: float = 30) -> Any:

@@ -675,7 +675,7 @@ class ResponsePlanner:
     (a large spec starts without preparing thousands of operations)."""
 
     def __init__(self, model: ApiModel, *, seed: int | None = None, dynamic: bool = False,
-                 trust_examples: bool = False, max_depth: int = 5) -> None:
+                 trust_examples: bool = False, max_depth: int = 5, check_examples: bool = True) -> None:
         self.model = model
         self.seed = seed
         self.dynamic = dynamic
@@ -694,8 +694,10 @@ class ResponsePlanner:
         # have broken ones; operations without examples are still prepared on first use. The
         # validators the check builds belong to a generator of its own, dropped afterwards: idle
         # memory stays what it was with lazy checks (13 MB less for a large spec).
+        # ``check_examples=False``: a second planner of the same model (the state step's error
+        # answers) that must not check, repair and log every example again.
         checker: DataGenerator | None = None
-        for op in model.operations:
+        for op in model.operations if check_examples else ():
             if any(media.example is not MISSING or media.examples
                    for spec in op.responses.values() for media in spec.content.values()):
                 checker = checker or DataGenerator(model.defs, seed=seed, max_depth=max_depth)

@@ -141,11 +141,15 @@ class LogShipper:
         task, self._task = self._task, None
         if task is None:
             return
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
+        # bounded: redis-py can swallow a cancellation that lands inside its read timeout
+        # (redis/redis-py#2551), and a stop must never wait on it forever
+        for _ in range(3):
+            task.cancel()
+            done, _pending = await asyncio.wait({task}, timeout=1.0)
+            if done:
+                break
+        else:
+            log.warning("shared log: the writer did not stop; left behind")
         if self.pending:
             try:
                 await asyncio.wait_for(self.flush(), timeout)

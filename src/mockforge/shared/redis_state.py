@@ -142,6 +142,8 @@ class RedisSharedState:
         self._ws_deliver: WsDeliver | None = None
         self._pubsub: Any = None
         self._task: asyncio.Task[None] | None = None
+        #: Set by ``aclose``: the event loop ends even if a cancellation was swallowed.
+        self._closing = False
         #: Times a ``times``/scenario stub was decided on this replica because Redis was unreachable.
         self.consume_fallbacks = 0
         self.events_applied = 0
@@ -195,13 +197,19 @@ class RedisSharedState:
         log.info("shared state: %s, prefix %r, replica %s", where, self.prefix, self.replica)
 
     async def aclose(self) -> None:
+        self._closing = True
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            # redis-py can swallow a cancellation that lands inside its own read timeout
+            # (redis/redis-py#2551): then ``await task`` waited forever and SIGTERM hung. The loop
+            # also checks ``_closing`` (its reads time out every second), and the wait is bounded.
+            for _ in range(3):
+                task.cancel()
+                done, _pending = await asyncio.wait({task}, timeout=1.5)
+                if done:
+                    break
+            else:
+                log.warning("shared state: the event listener did not stop; left behind")
         if self.shipper.on_entry in self.runtime.log.logged.subscribers:
             self.runtime.log.logged.subscribers.remove(self.shipper.on_entry)
         if self._lost.get("channel") is None:
@@ -229,17 +237,18 @@ class RedisSharedState:
     async def _watch(self) -> None:
         """Apply events until the channel breaks, then reconnect with backoff and resync."""
         backoff = Backoff()
-        while True:
+        while not self._closing:
             try:
-                while True:
+                while not self._closing:
                     msg = await self._pubsub.get_message(timeout=1.0)
                     if msg is not None:
                         await self._on_message(msg)
+                return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self._set_lost("channel", f"event channel lost: {_reason(exc)}")
-            while True:
+            while not self._closing:
                 await asyncio.sleep(backoff.next())
                 try:
                     await self._subscribe()

@@ -102,7 +102,8 @@ class StateService:
         self.routes = RouteTable(model.operations)
         self.validator = RequestValidator(model.defs)
         self.shapes = Shapes(DataGenerator(model.defs, seed=self.seed_value))
-        self.errors = ErrorAnswers(ResponsePlanner(model, seed=self.seed_value))
+        # its own planner for error bodies only: the spec step's already checked the examples at start
+        self.errors = ErrorAnswers(ResponsePlanner(model, seed=self.seed_value, check_examples=False))
         ops: dict[int, tuple[Resource, str]] = {}
         by_name: dict[str, Resource] = {}
         for r in self.plan.resources:
