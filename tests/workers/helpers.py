@@ -98,7 +98,12 @@ def indexes_seen(url: str, want: set[int]) -> dict[int, int]:
     seen: dict[int, int] = {}
 
     def check() -> bool:
-        w = health(url)
+        try:
+            w = health(url)
+        except httpx.TransportError:
+            # a connection the kernel queued for a worker that was just killed is reset
+            # (SO_REUSEPORT, docs/SCALING.md): ask again on a new one
+            return False
         seen[w["index"]] = w["pid"]
         return want <= set(seen)
 
