@@ -390,6 +390,14 @@ class InMemoryStubStore:
             self._hits[stub.id] = self._hits.get(stub.id, 0) + 1
             return True
 
+    def _available(self, stub: Stub) -> bool:
+        """Whether ``stub`` may answer now: enabled, ``times`` left, its scenario state met."""
+        if not stub.enabled:
+            return False
+        if stub.times is not None and self._served.get(stub.id, 0) >= stub.times:
+            return False
+        return self._state_ok(stub)
+
     def find(self, request: Request | MatchSubject) -> StubMatch | None:
         """The stub that answers ``request`` (consuming ``times`` and moving its scenario), or None."""
         if not self._stubs:
@@ -398,11 +406,7 @@ class InMemoryStubStore:
         with self._lock:
             candidates = self._candidates(subject)
         for stub in candidates:
-            if not stub.enabled:
-                continue
-            if stub.times is not None and self._served.get(stub.id, 0) >= stub.times:
-                continue
-            if not self._state_ok(stub):
+            if not self._available(stub):
                 continue
             self.evaluations += 1
             if not stub.request.matches(subject):
@@ -420,11 +424,7 @@ class InMemoryStubStore:
         with self._lock:
             candidates = self._candidates(subject)
         for stub in candidates:
-            if not stub.enabled:
-                continue
-            if stub.times is not None and self._served.get(stub.id, 0) >= stub.times:
-                continue
-            if not self._state_ok(stub):
+            if not self._available(stub):
                 continue
             if stub.request.matches(subject):
                 return StubMatch(stub, stub.request.path_params(subject.path))
