@@ -162,14 +162,19 @@ class StateService:
 
     # ---- the step
 
-    async def answer(self, request: Request) -> Response | None:
+    def _route(self, request: Request) -> tuple[Matched, Resource, str] | None:
+        """The spec route and the stored resource (with its role) a request reaches, or None."""
         match = self.routes.match(request.method, _target(request), request.headers)
         if not isinstance(match, Matched):
             return None
         hit = self._ops.get(id(match.operation))
-        if hit is None:
+        return None if hit is None else (match, *hit)
+
+    async def answer(self, request: Request) -> Response | None:
+        routed = self._route(request)
+        if routed is None:
             return None
-        res, role = hit
+        match, res, role = routed
         op = match.operation
         params = match.params
         ns = request.headers.get(self.header) or DEFAULT_NS
@@ -196,13 +201,10 @@ class StateService:
         None when the state step would not answer (``POST /__mockforge/preview``). The store is
         read first; values filled in for missing required fields are then rendered without
         moving the seeded generator (no await inside, so no request can interleave)."""
-        match = self.routes.match(request.method, _target(request), request.headers)
-        if not isinstance(match, Matched):
+        routed = self._route(request)
+        if routed is None:
             return None
-        hit = self._ops.get(id(match.operation))
-        if hit is None:
-            return None
-        res, role = hit
+        match, res, role = routed
         op = match.operation
         params = match.params
         ns = request.headers.get(self.header) or DEFAULT_NS
